@@ -1,0 +1,132 @@
+//! Pre-parsing of a compact JWS before any signature work: size cap, segments, header JSON.
+
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::JwtError;
+
+/// Largest token accepted, in bytes (SPEC §4).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// The three segments of a compact JWS, header and payload decoded.
+#[derive(Debug)]
+pub(crate) struct RawToken<'a> {
+    /// `header.payload`, the signed bytes.
+    pub(crate) signing_input: &'a str,
+    pub(crate) signature: &'a str,
+    pub(crate) header: Map<String, Value>,
+    pub(crate) payload: Map<String, Value>,
+}
+
+/// Whether `token` has the shape of a compact JWS (three base64url segments), without decoding it.
+#[must_use]
+pub fn looks_like_jwt(token: &str) -> bool {
+    let mut segments = token.split('.');
+    let shaped = |s: Option<&str>| {
+        s.is_some_and(|s| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+    };
+    let header = segments.next();
+    header.is_some_and(|h| !h.is_empty())
+        && shaped(header)
+        && shaped(segments.next())
+        && shaped(segments.next())
+        && segments.next().is_none()
+}
+
+pub(crate) fn split(token: &str) -> Result<RawToken<'_>, JwtError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(JwtError::TooLarge);
+    }
+    let (signing_input, signature) = token
+        .rsplit_once('.')
+        .ok_or(JwtError::Malformed("not three dot-separated segments"))?;
+    let (header, payload) = signing_input
+        .split_once('.')
+        .ok_or(JwtError::Malformed("not three dot-separated segments"))?;
+    if payload.contains('.') {
+        return Err(JwtError::Malformed("not three dot-separated segments"));
+    }
+    if signature.is_empty() {
+        return Err(JwtError::MissingSignature);
+    }
+    Ok(RawToken {
+        signing_input,
+        signature,
+        header: decode_object(header, "header")?,
+        payload: decode_object(payload, "payload")?,
+    })
+}
+
+fn decode_object(segment: &str, what: &'static str) -> Result<Map<String, Value>, JwtError> {
+    let bytes = crate::b64url_decode(segment).ok_or(JwtError::Malformed(match what {
+        "header" => "header is not base64url",
+        _ => "payload is not base64url",
+    }))?;
+    let object: UniqueKeyObject = serde_json::from_slice(&bytes).map_err(|e| {
+        if e.to_string().starts_with(DUPLICATE) {
+            JwtError::DuplicateKey
+        } else if what == "header" {
+            JwtError::Malformed("header is not a JSON object")
+        } else {
+            JwtError::Malformed("payload is not a JSON object")
+        }
+    })?;
+    Ok(object.0)
+}
+
+const DUPLICATE: &str = "duplicate member";
+
+/// A JSON object that refuses duplicate member names (RFC 7515 §4: a JOSE header with duplicate
+/// names must be rejected; parsers disagreeing on which one wins is a known attack).
+struct UniqueKeyObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueKeyObject {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor;
+        impl<'de> Visitor<'de> for ObjectVisitor {
+            type Value = UniqueKeyObject;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+                let mut map = Map::new();
+                while let Some((key, value)) = access.next_entry::<String, Value>()? {
+                    if map.insert(key, value).is_some() {
+                        return Err(serde::de::Error::custom(DUPLICATE));
+                    }
+                }
+                Ok(UniqueKeyObject(map))
+            }
+        }
+        deserializer.deserialize_map(ObjectVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shape_check_needs_exactly_three_base64url_segments() {
+        assert!(looks_like_jwt("eyJh.eyJi.c2ln"));
+        assert!(looks_like_jwt("eyJh.eyJi."));
+        assert!(!looks_like_jwt("eyJh.eyJi"));
+        assert!(!looks_like_jwt(".eyJi.c2ln"));
+        assert!(!looks_like_jwt("eyJh.eyJi.c2ln.x"));
+        assert!(!looks_like_jwt("eyJh.ey+i.c2ln"));
+        assert!(!looks_like_jwt(
+            "0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef"
+        ));
+    }
+
+    #[test]
+    fn duplicate_members_are_refused() {
+        let header = crate::b64url_encode(br#"{"alg":"RS256","alg":"none"}"#);
+        let payload = crate::b64url_encode(b"{}");
+        let err = split(&format!("{header}.{payload}.c2ln")).unwrap_err();
+        assert_eq!(err, JwtError::DuplicateKey);
+    }
+}
