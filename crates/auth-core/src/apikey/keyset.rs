@@ -89,10 +89,11 @@ impl KeySet {
         // Compare against every key, so timing does not depend on which one matched.
         let mut matched = None;
         for key in &self.keys {
-            if let StoredKind::Moose(hash) = &key.kind {
-                if hash.matches(&derived) && matched.is_none() {
-                    matched = Some(key.id);
-                }
+            if let StoredKind::Moose(hash) = &key.kind
+                && hash.matches(&derived)
+                && matched.is_none()
+            {
+                matched = Some(key.id);
             }
         }
         KeyCheck {

@@ -8,6 +8,7 @@
 //! A presented token is checked for shape (and, for `phc`, its checksum) before any KDF runs, so
 //! garbage costs nothing. Comparisons of derived hashes are constant time.
 
+mod admin;
 mod keyset;
 mod moose;
 mod phc;
@@ -18,6 +19,7 @@ use std::ops::RangeInclusive;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
 
+pub use admin::AdminCredential;
 pub use keyset::{KeyCheck, KeySet};
 
 /// Iterations of the `moose` format, fixed by Moose's `generate hash-token`.

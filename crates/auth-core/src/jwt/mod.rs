@@ -183,31 +183,35 @@ impl JwtVerifier {
                 .collect(),
             None => Vec::new(),
         };
-        // A token naming a known kid is checked against that key only; otherwise against the
-        // kid-less (PEM) keys.
+        // A kid we do not know is reported as such (a JWKS holder refetches on it), unless a
+        // kid-less key verifies the token: identity providers put kids in tokens whose public key
+        // an operator configured as plain PEM.
+        let unknown_kid = kid.is_some() && by_kid.is_empty();
         let candidates: Vec<_> = if by_kid.is_empty() {
             self.keys.iter().filter(|k| k.kid.is_none()).collect()
         } else {
             by_kid
         };
-        if candidates.is_empty() {
-            return Err(if kid.is_some() {
-                JwtError::UnknownKeyId
-            } else {
-                JwtError::InvalidSignature
-            });
-        }
+        let failure = if unknown_kid {
+            JwtError::UnknownKeyId
+        } else {
+            JwtError::InvalidSignature
+        };
         let mut same_alg = candidates
             .into_iter()
             .filter(|k| k.algorithm == alg)
             .peekable();
         if same_alg.peek().is_none() {
-            return Err(JwtError::AlgorithmMismatch);
+            return Err(if unknown_kid || self.keys.is_empty() {
+                failure
+            } else {
+                JwtError::AlgorithmMismatch
+            });
         }
         if same_alg.any(|k| k.verify_signature(signing_input.as_bytes(), signature)) {
             Ok(())
         } else {
-            Err(JwtError::InvalidSignature)
+            Err(failure)
         }
     }
 
@@ -225,7 +229,7 @@ impl JwtVerifier {
         if claims.iss != self.settings.issuer {
             return Err(JwtError::WrongIssuer);
         }
-        if !claims.aud.iter().any(|a| *a == self.settings.audience) {
+        if !claims.aud.contains(&self.settings.audience) {
             return Err(JwtError::WrongAudience);
         }
         Ok(())

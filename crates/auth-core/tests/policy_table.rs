@@ -1,0 +1,258 @@
+//! SPEC §5 as a table: every row of the policy, through the pure decision function.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    reason = "test helpers fail loudly"
+)]
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use auth_core::apikey::{ApiKeyError, KeyId};
+use auth_core::header::{MalformedHeader, parse_authorization};
+use auth_core::jwt::{Claims, JwtError};
+use auth_core::policy::{
+    ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, RouteClass, Verifier, decide,
+};
+
+const GOOD_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.good";
+const BAD_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.bad";
+/// JWT-shaped, fails as a JWT, but is a valid API key: exercises the fallback.
+const JWT_SHAPED_KEY: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.key";
+const GOOD_KEY: &str = "goodkey";
+const BAD_KEY: &str = "badkey";
+const ADMIN_TOKEN: &str = "admintoken";
+
+/// A verifier that accepts fixed tokens and records which checks ran, in order.
+#[derive(Default)]
+struct Fake {
+    calls: RefCell<Vec<&'static str>>,
+}
+
+fn claims() -> Arc<Claims> {
+    Arc::new(Claims {
+        iss: "iss".into(),
+        sub: Some("u".into()),
+        aud: vec!["aud".into()],
+        exp: 1,
+        nbf: None,
+        iat: None,
+        jti: None,
+        json: serde_json::Map::new(),
+    })
+}
+
+fn key_id() -> KeyId {
+    KeyId::of_stored("stored")
+}
+
+impl Verifier for Fake {
+    fn jwt(&self, token: &str) -> Result<Arc<Claims>, JwtError> {
+        self.calls.borrow_mut().push("jwt");
+        if token == GOOD_JWT {
+            Ok(claims())
+        } else {
+            Err(JwtError::InvalidSignature)
+        }
+    }
+    fn api_key(&self, _class: RouteClass, token: &str) -> Result<KeyId, ApiKeyError> {
+        self.calls.borrow_mut().push("api_key");
+        if token == GOOD_KEY || token == JWT_SHAPED_KEY {
+            Ok(key_id())
+        } else {
+            Err(ApiKeyError::NoMatch)
+        }
+    }
+    fn admin(&self, token: &str) -> Result<Option<KeyId>, ApiKeyError> {
+        self.calls.borrow_mut().push("admin");
+        if token == ADMIN_TOKEN {
+            Ok(None)
+        } else {
+            Err(ApiKeyError::NoMatch)
+        }
+    }
+}
+
+const NONE: ClassMechanisms = ClassMechanisms {
+    jwt: false,
+    enforce_jwt: false,
+    api_keys: false,
+};
+const JWT: ClassMechanisms = ClassMechanisms {
+    jwt: true,
+    enforce_jwt: false,
+    api_keys: false,
+};
+const KEYS: ClassMechanisms = ClassMechanisms {
+    jwt: false,
+    enforce_jwt: false,
+    api_keys: true,
+};
+const BOTH: ClassMechanisms = ClassMechanisms {
+    jwt: true,
+    enforce_jwt: false,
+    api_keys: true,
+};
+const ENFORCED: ClassMechanisms = ClassMechanisms {
+    jwt: true,
+    enforce_jwt: true,
+    api_keys: true,
+};
+const ENFORCED_NO_JWT: ClassMechanisms = ClassMechanisms {
+    jwt: false,
+    enforce_jwt: true,
+    api_keys: true,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    Jwt,
+    Key,
+    Admin,
+    Open,
+    Public,
+    NoCredentials,
+    Malformed,
+    Invalid(InvalidReason),
+}
+
+fn run(
+    class: RouteClass,
+    mechanisms: ClassMechanisms,
+    admin: bool,
+    header: &str,
+) -> (Expect, Vec<&'static str>) {
+    let all = Mechanisms {
+        ingest: mechanisms,
+        consumption: mechanisms,
+        admin,
+    };
+    let fake = Fake::default();
+    let credentials = if header == "<none>" {
+        auth_core::header::parse_authorization_headers(std::iter::empty())
+    } else {
+        parse_authorization(header.as_bytes())
+    };
+    let outcome = match decide(class, credentials, &all, &fake) {
+        Ok(Principal::Jwt(_)) => Expect::Jwt,
+        Ok(Principal::ApiKey {
+            class: c,
+            key_id: id,
+        }) => {
+            assert_eq!((c, id), (class, key_id()));
+            Expect::Key
+        }
+        Ok(Principal::Admin { .. }) => Expect::Admin,
+        Ok(Principal::Open(c)) => {
+            assert_eq!(c, class);
+            Expect::Open
+        }
+        Ok(Principal::Public) => Expect::Public,
+        Ok(other) => panic!("unexpected {other:?}"),
+        Err(Denial::NoCredentials) => Expect::NoCredentials,
+        Err(Denial::Malformed(_)) => Expect::Malformed,
+        Err(Denial::InvalidToken(reason)) => Expect::Invalid(reason),
+        Err(other) => panic!("unexpected {other:?}"),
+    };
+    (outcome, fake.calls.into_inner())
+}
+
+/// class, its mechanisms, admin configured?, header, expected outcome, checks made in order.
+type Row = (
+    RouteClass,
+    ClassMechanisms,
+    bool,
+    String,
+    Expect,
+    Vec<&'static str>,
+);
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[test]
+fn the_policy_table() {
+    use Expect::*;
+    let jwt_failed = Invalid(InvalidReason::Jwt(JwtError::InvalidSignature));
+    let key_failed = Invalid(InvalidReason::ApiKey(ApiKeyError::NoMatch));
+    #[rustfmt::skip]
+    let rows: Vec<Row> = vec![
+        // 1. Enforce flag: JWT only, API keys never consulted even when configured.
+        (RouteClass::Ingest, ENFORCED, false, bearer(GOOD_JWT), Jwt, vec!["jwt"]),
+        (RouteClass::Ingest, ENFORCED, false, bearer(BAD_JWT), jwt_failed, vec!["jwt"]),
+        (RouteClass::Ingest, ENFORCED, false, bearer(JWT_SHAPED_KEY), jwt_failed, vec!["jwt"]),
+        (RouteClass::Ingest, ENFORCED, false, bearer(GOOD_KEY), Invalid(InvalidReason::JwtRequired), vec![]),
+        (RouteClass::Consumption, ENFORCED, false, bearer(GOOD_KEY), Invalid(InvalidReason::JwtRequired), vec![]),
+        (RouteClass::Ingest, ENFORCED, false, "<none>".into(), NoCredentials, vec![]),
+        (RouteClass::Ingest, ENFORCED, false, "Bearer a b".into(), Malformed, vec![]),
+        // An enforce flag without JWT settings is a startup error; the policy fails closed anyway.
+        (RouteClass::Ingest, ENFORCED_NO_JWT, false, bearer(GOOD_JWT), Invalid(InvalidReason::JwtRequired), vec![]),
+        // 2. Both configured: JWT-shaped tokens try JWT first, then API keys.
+        (RouteClass::Ingest, BOTH, false, bearer(GOOD_JWT), Jwt, vec!["jwt"]),
+        (RouteClass::Ingest, BOTH, false, bearer(JWT_SHAPED_KEY), Key, vec!["jwt", "api_key"]),
+        (RouteClass::Ingest, BOTH, false, bearer(BAD_JWT), jwt_failed, vec!["jwt", "api_key"]),
+        (RouteClass::Consumption, BOTH, false, bearer(GOOD_KEY), Key, vec!["api_key"]),
+        (RouteClass::Consumption, BOTH, false, bearer(BAD_KEY), key_failed, vec!["api_key"]),
+        (RouteClass::Consumption, BOTH, false, "<none>".into(), NoCredentials, vec![]),
+        (RouteClass::Consumption, BOTH, false, "Basic dXNlcjpwYXNz".into(), NoCredentials, vec![]),
+        (RouteClass::Consumption, BOTH, false, "Bearer\tabc".into(), Malformed, vec![]),
+        // 2b. JWT only: a token that is not JWT-shaped is refused without any check.
+        (RouteClass::Consumption, JWT, false, bearer(GOOD_JWT), Jwt, vec!["jwt"]),
+        (RouteClass::Consumption, JWT, false, bearer(GOOD_KEY), Invalid(InvalidReason::NotAJwt), vec![]),
+        // 2c. API keys only: even JWT-shaped tokens go straight to the keys.
+        (RouteClass::Ingest, KEYS, false, bearer(GOOD_KEY), Key, vec!["api_key"]),
+        (RouteClass::Ingest, KEYS, false, bearer(GOOD_JWT), key_failed, vec!["api_key"]),
+        // 3. Nothing configured: open, whatever the header says.
+        (RouteClass::Ingest, NONE, false, "<none>".into(), Open, vec![]),
+        (RouteClass::Consumption, NONE, false, "Bearer a b".into(), Open, vec![]),
+        // Admin: API keys only, never JWT; fail closed when nothing is configured.
+        (RouteClass::Admin, BOTH, true, bearer(ADMIN_TOKEN), Admin, vec!["admin"]),
+        (RouteClass::Admin, BOTH, true, bearer(GOOD_JWT), key_failed, vec!["admin"]),
+        (RouteClass::Admin, BOTH, true, bearer(GOOD_KEY), key_failed, vec!["admin"]),
+        (RouteClass::Admin, BOTH, true, "<none>".into(), NoCredentials, vec![]),
+        (RouteClass::Admin, NONE, false, bearer(ADMIN_TOKEN), Invalid(InvalidReason::AdminNotConfigured), vec![]),
+        (RouteClass::Admin, NONE, false, "<none>".into(), NoCredentials, vec![]),
+        (RouteClass::Admin, NONE, false, "Bearer".into(), Malformed, vec![]),
+        // Public routes never look at the header.
+        (RouteClass::Public, ENFORCED, true, "Bearer a b".into(), Public, vec![]),
+    ];
+    for (i, (class, mechanisms, admin, header, expected, calls)) in rows.into_iter().enumerate() {
+        let (outcome, made) = run(class, mechanisms, admin, &header);
+        assert_eq!(
+            outcome, expected,
+            "row {i}: {class} {mechanisms:?} {header:?}"
+        );
+        assert_eq!(made, calls, "row {i}: checks made");
+    }
+}
+
+#[test]
+fn denials_render_as_rfc_6750_responses() {
+    let none = Denial::NoCredentials;
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.www_authenticate(), r#"Bearer realm="keygate""#);
+    assert_eq!(none.body()["error"], "unauthorized");
+
+    let malformed = Denial::Malformed(MalformedHeader::BadSeparator);
+    assert_eq!(malformed.status(), 400);
+    assert!(
+        malformed
+            .www_authenticate()
+            .starts_with(r#"Bearer realm="keygate", error="invalid_request""#)
+    );
+    assert_eq!(malformed.body()["error"], "invalid_request");
+
+    let invalid = Denial::InvalidToken(InvalidReason::Jwt(JwtError::Expired));
+    assert_eq!(invalid.status(), 401);
+    assert!(
+        invalid
+            .www_authenticate()
+            .contains(r#"error="invalid_token""#)
+    );
+    assert_eq!(invalid.body()["error"], "invalid_token");
+    assert_eq!(invalid.body()["message"], "the token has expired");
+}
