@@ -1,0 +1,92 @@
+//! `keygate jwt keygen|sign|verify`.
+
+use std::fs;
+use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result};
+use auth_core::jwt::{JwtAlgorithm, SigningKey, generate_key_pair};
+use auth_core::secrecy::ExposeSecret;
+use serde_json::{Map, Value};
+
+use crate::cli::{Alg, JwtCommand, JwtSignArgs};
+use crate::exit::{Outcome, usage};
+
+pub(crate) fn run(command: JwtCommand) -> Result<Outcome> {
+    match command {
+        JwtCommand::Keygen { out, alg, force } => keygen(&out, alg, force),
+        JwtCommand::Sign(args) => sign(&args),
+        JwtCommand::Verify { config, token } => super::verify_jwt(config, token),
+    }
+}
+
+fn keygen(out: &Path, alg: Alg, force: bool) -> Result<Outcome> {
+    let algorithm = match alg {
+        Alg::Rs256 => JwtAlgorithm::Rs256,
+        Alg::Es256 => JwtAlgorithm::Es256,
+        Alg::EdDsa => JwtAlgorithm::EdDsa,
+    };
+    let private_path = out.join("private.pem");
+    let public_path = out.join("public.pem");
+    for path in [&private_path, &public_path] {
+        if path.exists() && !force {
+            return Err(usage(format!(
+                "{} already exists; pass --force to overwrite it",
+                path.display()
+            )));
+        }
+    }
+    fs::create_dir_all(out).with_context(|| format!("could not create {}", out.display()))?;
+    let pair = generate_key_pair(algorithm)?;
+    write_private(&private_path, pair.private_pem.expose_secret())?;
+    fs::write(&public_path, &pair.public_pem)
+        .with_context(|| format!("could not write {}", public_path.display()))?;
+    println!("wrote {} ({algorithm}, mode 0600)", private_path.display());
+    println!("wrote {}", public_path.display());
+    Ok(Outcome::Success)
+}
+
+/// Private keys are created readable by the owner only.
+fn write_private(path: &Path, pem: &str) -> Result<()> {
+    use std::io::Write;
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    file.write_all(pem.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))
+}
+
+fn sign(args: &JwtSignArgs) -> Result<Outcome> {
+    let pem = fs::read_to_string(&args.key)
+        .with_context(|| format!("could not read the key file {}", args.key.display()))?;
+    let key =
+        SigningKey::from_pem(&pem).with_context(|| format!("--key {}", args.key.display()))?;
+    let now = unix_now();
+    let mut claims = Map::new();
+    for claim in &args.claims {
+        let (name, value) = claim
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--claim {claim:?} is not NAME=VALUE")))?;
+        let value = serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+        claims.insert(name.to_owned(), value);
+    }
+    claims.insert("iss".into(), args.iss.clone().into());
+    claims.insert("aud".into(), args.aud.clone().into());
+    if let Some(sub) = &args.sub {
+        claims.insert("sub".into(), sub.clone().into());
+    }
+    claims.insert("iat".into(), now.into());
+    claims.insert("exp".into(), now.saturating_add(args.ttl).into());
+    println!("{}", key.sign(&Value::Object(claims))?);
+    Ok(Outcome::Success)
+}
+
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
