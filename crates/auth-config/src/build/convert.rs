@@ -1,0 +1,303 @@
+//! Reading each setting: conversion, per-value validation and its `explain()` line.
+
+use std::net::SocketAddr;
+
+use auth_core::apikey::KeySet;
+use auth_core::jwt::{DEFAULT_LEEWAY_SECONDS, SigningKey, VerifyingKey};
+use auth_core::secrecy::SecretString;
+
+use super::Read;
+use crate::catalog::{
+    ADMIN_API_KEY, CACHE_API_KEY_TTL, CACHE_FAILURE_TTL, CACHE_KDF_QUEUE, CACHE_KDF_WORKERS,
+    CACHE_MAX_ENTRIES, CONSUMPTION_API_KEYS, INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS,
+    ISSUER_TTL, JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER,
+    JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET, SERVER_LISTEN, SERVER_UPSTREAM, Setting,
+};
+use crate::explain::{NOT_SET, REDACTED, describe_keys};
+use crate::layers::Layers;
+use crate::read::{RawProject, Sourced};
+use crate::{CacheSettings, ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
+
+/// Reads settings one by one, converting and validating each, and records its `explain()` line.
+pub(super) struct Builder<'a> {
+    pub(super) layers: &'a Layers,
+    pub(super) explained: Vec<Explained>,
+}
+
+impl Builder<'_> {
+    /// Reads every setting in `explain()` order.
+    pub(super) fn read_all(&mut self) -> Result<Read, ConfigError> {
+        Ok(Read {
+            admin_hashes: self.keys(ADMIN_API_KEY)?,
+            admin_env_token: self.admin_token(),
+            ingest: self.keys(INGEST_API_KEYS)?,
+            consumption: self.keys(CONSUMPTION_API_KEYS)?,
+            secret: self.public_key(JWT_SECRET)?,
+            issuer: self.text(JWT_ISSUER)?,
+            audience: self.text(JWT_AUDIENCE)?,
+            enforce_ingest: self.flag(JWT_ENFORCE_INGEST)?,
+            enforce_consumption: self.flag(JWT_ENFORCE_CONSUMPTION)?,
+            leeway: self.number(JWT_LEEWAY, DEFAULT_LEEWAY_SECONDS, 0..=3600, "0 to 3600")?,
+            jwks_url: self.url(JWT_JWKS_URL)?,
+            private_key: self.private_key(ISSUER_PRIVATE_KEY)?,
+            ttl: self.number(
+                ISSUER_TTL,
+                TokenIssuerSettings::DEFAULT_TTL_SECONDS,
+                1..=86_400,
+                "1 to 86400",
+            )?,
+            projects: self.projects()?,
+            cache: self.cache()?,
+            server: self.server()?,
+        })
+    }
+
+    fn explain(&mut self, setting: impl Into<String>, value: impl Into<String>, origin: Origin) {
+        self.explained.push(Explained {
+            setting: setting.into(),
+            value: value.into(),
+            origin,
+        });
+    }
+
+    fn explain_unset(&mut self, setting: Setting) {
+        self.explain(setting.path(), NOT_SET, Origin::Default);
+    }
+
+    fn keys(&mut self, setting: Setting) -> Result<Option<Sourced<KeySet>>, ConfigError> {
+        let keys = self.layers.key_set(setting)?;
+        match &keys {
+            Some((keys, origin)) => {
+                self.explain(setting.path(), describe_keys(keys), origin.clone())
+            }
+            None => self.explain_unset(setting),
+        }
+        Ok(keys)
+    }
+
+    fn admin_token(&mut self) -> Option<Sourced<SecretString>> {
+        let token = self.layers.admin_token.clone();
+        match &token {
+            Some((_, origin)) => self.explain("admin token", REDACTED, origin.clone()),
+            None => self.explain("admin token", NOT_SET, Origin::Default),
+        }
+        token
+    }
+
+    /// Text; empty or blank counts as not set (as an empty environment variable does).
+    fn text(&mut self, setting: Setting) -> Result<Option<Sourced<String>>, ConfigError> {
+        let text = self
+            .layers
+            .text(setting)?
+            .filter(|(t, _)| !t.trim().is_empty());
+        match &text {
+            Some((value, origin)) => self.explain(setting.path(), value.clone(), origin.clone()),
+            None => self.explain_unset(setting),
+        }
+        Ok(text)
+    }
+
+    fn flag(&mut self, setting: Setting) -> Result<Sourced<bool>, ConfigError> {
+        let flag = self
+            .layers
+            .flag(setting)?
+            .unwrap_or((false, Origin::Default));
+        self.explain(setting.path(), flag.0.to_string(), flag.1.clone());
+        Ok(flag)
+    }
+
+    fn number(
+        &mut self,
+        setting: Setting,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+        allowed: &'static str,
+    ) -> Result<u64, ConfigError> {
+        let (value, origin) = self
+            .layers
+            .number(setting, range, allowed)?
+            .unwrap_or((default, Origin::Default));
+        self.explain(setting.path(), value.to_string(), origin);
+        Ok(value)
+    }
+
+    fn optional_number(
+        &mut self,
+        setting: Setting,
+        range: std::ops::RangeInclusive<u64>,
+        allowed: &'static str,
+        unset: &'static str,
+    ) -> Result<Option<u64>, ConfigError> {
+        let value = self.layers.number(setting, range, allowed)?;
+        match &value {
+            Some((value, origin)) => {
+                self.explain(setting.path(), value.to_string(), origin.clone())
+            }
+            None => self.explain(setting.path(), unset, Origin::Default),
+        }
+        Ok(value.map(|(v, _)| v))
+    }
+
+    /// Text of a PEM key. Literal `\n` sequences (how PEMs often travel in `.env` files) become
+    /// line breaks when the value has no real ones.
+    fn pem(&self, setting: Setting) -> Result<Option<Sourced<String>>, ConfigError> {
+        Ok(self
+            .layers
+            .text(setting)?
+            .filter(|(t, _)| !t.trim().is_empty())
+            .map(|(text, origin)| {
+                if !text.contains('\n') && text.contains("\\n") {
+                    (text.replace("\\n", "\n"), origin)
+                } else {
+                    (text, origin)
+                }
+            }))
+    }
+
+    fn public_key(
+        &mut self,
+        setting: Setting,
+    ) -> Result<Option<Sourced<VerifyingKey>>, ConfigError> {
+        let Some((pem, origin)) = self.pem(setting)? else {
+            self.explain_unset(setting);
+            return Ok(None);
+        };
+        let key = VerifyingKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+            setting: setting.path(),
+            origin: origin.clone(),
+            source,
+        })?;
+        self.explain(
+            setting.path(),
+            format!("{} public key", key.algorithm()),
+            origin.clone(),
+        );
+        Ok(Some((key, origin)))
+    }
+
+    fn private_key(
+        &mut self,
+        setting: Setting,
+    ) -> Result<Option<Sourced<SigningKey>>, ConfigError> {
+        let Some((pem, origin)) = self.pem(setting)? else {
+            self.explain_unset(setting);
+            return Ok(None);
+        };
+        let key = SigningKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+            setting: setting.path(),
+            origin: origin.clone(),
+            source,
+        })?;
+        let kid: String = key.kid().chars().take(8).collect();
+        self.explain(
+            setting.path(),
+            format!(
+                "{REDACTED} ({} private key, kid {kid}...)",
+                key.verifying_key().algorithm()
+            ),
+            origin.clone(),
+        );
+        Ok(Some((key, origin)))
+    }
+
+    /// An absolute `http://` or `https://` URL.
+    fn url(&mut self, setting: Setting) -> Result<Option<Sourced<String>>, ConfigError> {
+        let url = self.text(setting)?;
+        if let Some((text, origin)) = &url {
+            let uri = text.trim().parse::<http::Uri>().ok();
+            let usable = uri.as_ref().is_some_and(|uri| {
+                matches!(uri.scheme_str(), Some("http" | "https")) && uri.authority().is_some()
+            });
+            if !usable {
+                return Err(ConfigError::InvalidValue {
+                    setting: setting.path(),
+                    origin: origin.clone(),
+                    problem: "must be an absolute http:// or https:// URL",
+                });
+            }
+        }
+        Ok(url.map(|(text, origin)| (text.trim().to_owned(), origin)))
+    }
+
+    fn projects(&mut self) -> Result<Option<Sourced<Vec<RawProject>>>, ConfigError> {
+        let projects = self.layers.projects()?;
+        match &projects {
+            Some((list, origin)) if list.is_empty() => {
+                self.explain(ISSUER_PROJECTS.path(), "(none)", origin.clone());
+            }
+            Some((list, _)) => {
+                for (index, project) in list.iter().enumerate() {
+                    self.explain(
+                        format!("{}[{index}]", ISSUER_PROJECTS.path()),
+                        format!(
+                            "id={}, key_hash={}",
+                            project.id,
+                            describe_keys(&project.keys)
+                        ),
+                        project.origin.clone(),
+                    );
+                }
+            }
+            None => self.explain(ISSUER_PROJECTS.path(), "(none)", Origin::Default),
+        }
+        Ok(projects)
+    }
+
+    fn cache(&mut self) -> Result<CacheSettings, ConfigError> {
+        let max = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        Ok(CacheSettings {
+            api_key_ttl_seconds: self.number(
+                CACHE_API_KEY_TTL,
+                CacheSettings::DEFAULT_API_KEY_TTL_SECONDS,
+                0..=86_400,
+                "0 to 86400",
+            )?,
+            failure_ttl_seconds: self.number(
+                CACHE_FAILURE_TTL,
+                CacheSettings::DEFAULT_FAILURE_TTL_SECONDS,
+                0..=3600,
+                "0 to 3600",
+            )?,
+            max_entries: self.number(
+                CACHE_MAX_ENTRIES,
+                CacheSettings::DEFAULT_MAX_ENTRIES,
+                1..=10_000_000,
+                "1 to 10000000",
+            )?,
+            kdf_workers: self
+                .optional_number(
+                    CACHE_KDF_WORKERS,
+                    1..=1024,
+                    "1 to 1024",
+                    "(one per CPU core)",
+                )?
+                .map(max),
+            kdf_queue: max(self.number(
+                CACHE_KDF_QUEUE,
+                CacheSettings::DEFAULT_KDF_QUEUE as u64,
+                1..=1_000_000,
+                "1 to 1000000",
+            )?),
+        })
+    }
+
+    fn server(&mut self) -> Result<ServerSettings, ConfigError> {
+        let (listen, origin) = match self.layers.text(SERVER_LISTEN)? {
+            Some((text, origin)) => {
+                let listen =
+                    text.trim()
+                        .parse::<SocketAddr>()
+                        .map_err(|_| ConfigError::InvalidValue {
+                            setting: SERVER_LISTEN.path(),
+                            origin: origin.clone(),
+                            problem: "must be an IP address and port, e.g. 127.0.0.1:4000",
+                        })?;
+                (listen, origin)
+            }
+            None => (ServerSettings::DEFAULT_LISTEN, Origin::Default),
+        };
+        self.explain(SERVER_LISTEN.path(), listen.to_string(), origin);
+        let upstream = self.url(SERVER_UPSTREAM)?.map(|(url, _)| url);
+        Ok(ServerSettings { listen, upstream })
+    }
+}

@@ -1,0 +1,168 @@
+//! The loaded configuration and what the server builds from it.
+
+use std::path::{Path, PathBuf};
+
+use auth_core::apikey::{AdminCredential, KeySet};
+use auth_core::jwt::JwtVerifier;
+use auth_core::policy::{ClassMechanisms, Mechanisms};
+use auth_core::secrecy::SecretString;
+
+use crate::layers::Layers;
+use crate::{
+    CacheSettings, ConfigError, ConfigWarning, Explained, LoadOptions, ServerSettings,
+    TokenIssuerSettings,
+};
+
+/// A validated keygate configuration: the auth-core objects the server needs, plus where every
+/// setting came from. `Debug` redacts every secret.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub(crate) ingest_keys: KeySet,
+    pub(crate) consumption_keys: KeySet,
+    pub(crate) admin_hashes: KeySet,
+    pub(crate) admin_env_token: Option<SecretString>,
+    pub(crate) jwt: Option<JwtVerifier>,
+    pub(crate) jwks_url: Option<String>,
+    pub(crate) enforce_on_all_ingest_apis: bool,
+    pub(crate) enforce_on_all_consumptions_apis: bool,
+    pub(crate) token_issuer: Option<TokenIssuerSettings>,
+    pub(crate) cache: CacheSettings,
+    pub(crate) server: ServerSettings,
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) explained: Vec<Explained>,
+    pub(crate) warnings: Vec<ConfigWarning>,
+}
+
+impl Config {
+    /// Reads the file (if any) and the environment, merges them (environment over file,
+    /// documented variable names over the generic `<PREFIX>_<SECTION>__<KEY>` form) and validates
+    /// the result.
+    ///
+    /// # Errors
+    /// [`ConfigError`] naming the setting and its origin; never containing a secret.
+    pub fn load(options: &LoadOptions) -> Result<Self, ConfigError> {
+        let layers = Layers::load(options)?;
+        crate::build::build(&layers)
+    }
+
+    /// Stored hashes accepted on `/ingest/` (`MOOSE_INGEST_API_KEY`, `[authentication] ingest_api_keys`).
+    #[must_use]
+    pub fn ingest_keys(&self) -> &KeySet {
+        &self.ingest_keys
+    }
+
+    /// Stored hashes accepted on `/api/` (`MOOSE_CONSUMPTION_API_KEY`, `[authentication] consumption_api_keys`).
+    #[must_use]
+    pub fn consumption_keys(&self) -> &KeySet {
+        &self.consumption_keys
+    }
+
+    /// The JWT verifier, when a key source (`jwt.secret`, `jwt.jwks_url` or the token issuer's
+    /// key) is configured with issuer and audience. It holds the PEM key (no `kid`) and the token
+    /// issuer's public key (`kid` = its thumbprint). With only `jwks_url`, it has no keys until
+    /// the server fetches them; note that [`JwtVerifier::with_keyed_keys`] replaces every key
+    /// that has a `kid`, so a JWKS refresh must add the issuer's key back.
+    #[must_use]
+    pub fn jwt_verifier(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
+    }
+
+    /// `[jwt] jwks_url`: a remote JWKS to fetch keys from (fetching is the server's job).
+    #[must_use]
+    pub fn jwks_url(&self) -> Option<&str> {
+        self.jwks_url.as_deref()
+    }
+
+    /// `[jwt] enforce_on_all_ingest_apis`: JWT only on `/ingest/`.
+    #[must_use]
+    pub fn enforce_on_all_ingest_apis(&self) -> bool {
+        self.enforce_on_all_ingest_apis
+    }
+
+    /// `[jwt] enforce_on_all_consumptions_apis`: JWT only on `/api/`.
+    #[must_use]
+    pub fn enforce_on_all_consumptions_apis(&self) -> bool {
+        self.enforce_on_all_consumptions_apis
+    }
+
+    /// The plain-text admin token from `MOOSE_ADMIN_TOKEN`, if set. Redacted in `Debug`.
+    #[must_use]
+    pub fn admin_env_token(&self) -> Option<&SecretString> {
+        self.admin_env_token.as_ref()
+    }
+
+    /// The admin hashes from `[authentication] admin_api_key`.
+    #[must_use]
+    pub fn admin_hashes(&self) -> &KeySet {
+        &self.admin_hashes
+    }
+
+    /// The admin credential by the precedence of SPEC §5: `cli_token` (`serve --admin-token`),
+    /// then `MOOSE_ADMIN_TOKEN`, then the `admin_api_key` hashes.
+    #[must_use]
+    pub fn admin_credential(&self, cli_token: Option<SecretString>) -> AdminCredential {
+        AdminCredential::resolve(
+            cli_token,
+            self.admin_env_token.clone(),
+            self.admin_hashes.clone(),
+        )
+    }
+
+    /// What the policy needs to know. `admin` is the credential actually in use (see
+    /// [`Config::admin_credential`]), since a CLI token can configure admin routes by itself.
+    #[must_use]
+    pub fn mechanisms(&self, admin: &AdminCredential) -> Mechanisms {
+        let jwt = self.jwt.is_some();
+        Mechanisms {
+            ingest: ClassMechanisms {
+                jwt,
+                enforce_jwt: self.enforce_on_all_ingest_apis,
+                api_keys: !self.ingest_keys.is_empty(),
+            },
+            consumption: ClassMechanisms {
+                jwt,
+                enforce_jwt: self.enforce_on_all_consumptions_apis,
+                api_keys: !self.consumption_keys.is_empty(),
+            },
+            admin: admin.is_configured(),
+        }
+    }
+
+    /// `[token_issuer]`, when a private key is configured.
+    #[must_use]
+    pub fn token_issuer(&self) -> Option<&TokenIssuerSettings> {
+        self.token_issuer.as_ref()
+    }
+
+    /// `[cache]`.
+    #[must_use]
+    pub fn cache(&self) -> &CacheSettings {
+        &self.cache
+    }
+
+    /// `[server]`.
+    #[must_use]
+    pub fn server(&self) -> &ServerSettings {
+        &self.server
+    }
+
+    /// The configuration file that was read, if one was.
+    #[must_use]
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// Every setting with its effective value (secrets redacted) and origin, in a fixed order;
+    /// what `keygate config check --show-origin` prints.
+    #[must_use]
+    pub fn explain(&self) -> &[Explained] {
+        &self.explained
+    }
+
+    /// Settings that load but probably do not do what was meant (e.g. API keys for a class that
+    /// enforces JWT). The CLI prints them; they never stop loading.
+    #[must_use]
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.warnings
+    }
+}
