@@ -16,7 +16,7 @@ pub(crate) fn run(command: JwtCommand) -> Result<Outcome> {
     match command {
         JwtCommand::Keygen { out, alg, force } => keygen(&out, alg, force),
         JwtCommand::Sign(args) => sign(&args),
-        JwtCommand::Verify { config, token } => super::verify_jwt(config, token),
+        JwtCommand::Verify { config, token } => verify(config, token),
     }
 }
 
@@ -83,6 +83,30 @@ fn sign(args: &JwtSignArgs) -> Result<Outcome> {
     claims.insert("exp".into(), now.saturating_add(args.ttl).into());
     println!("{}", key.sign(&Value::Object(claims))?);
     Ok(Outcome::Success)
+}
+
+fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<Outcome> {
+    let config = super::config::load(&super::config::options(config))?;
+    let verifier = config.jwt_verifier().ok_or_else(|| {
+        usage(
+            "no JWT verification is configured: set [jwt] secret, issuer and audience \
+             (or MOOSE_JWT_PUBLIC_KEY, MOOSE_JWT_ISSUER, MOOSE_JWT_AUDIENCE)",
+        )
+    })?;
+    let token = crate::input::value_or_stdin(token, "JWT")?;
+    match verifier.verify(token.trim(), unix_now()) {
+        Ok(claims) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&Value::Object(claims.json))?
+            );
+            Ok(Outcome::Success)
+        }
+        Err(reason) => {
+            eprintln!("keygate: invalid token: {reason}");
+            Ok(Outcome::Negative)
+        }
+    }
 }
 
 pub(crate) fn unix_now() -> u64 {
