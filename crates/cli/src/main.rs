@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod exit;
 mod input;
+mod serve;
 
 use clap::Parser;
 

@@ -53,7 +53,10 @@ fn config_check_shows_each_setting_with_its_origin() {
         .expect("jwt.issuer line");
     let file = std::fs::read_to_string(&path).unwrap();
     let line = file.lines().position(|l| l.starts_with("issuer")).unwrap() + 1;
-    assert!(issuer.contains(&format!("moose.config.toml:{line})")), "{issuer}");
+    assert!(
+        issuer.contains(&format!("moose.config.toml:{line})")),
+        "{issuer}"
+    );
     assert!(text.contains("MOOSE_CONSUMPTION_API_KEY"), "{text}");
 }
 

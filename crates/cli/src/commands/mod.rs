@@ -1,9 +1,11 @@
 //! One module per subcommand.
 
-mod config;
+pub(crate) mod config;
 mod generate;
 mod hash;
 mod jwt;
+mod remote;
+mod token;
 
 use anyhow::Result;
 
@@ -16,8 +18,16 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Hash(command) => hash::run(command),
         Command::Jwt(command) => jwt::run(command),
         Command::Config(command) => config::run(command),
-        Command::Serve(_) | Command::Token(_) | Command::Remote(_) => {
-            Err(crate::exit::usage("this command is being built"))
-        }
+        Command::Token(args) => token::run(args),
+        Command::Remote(command) => remote::run(command),
+        Command::Serve(args) => crate::serve::run(args),
     }
+}
+
+/// A small runtime for the commands that talk HTTP.
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| anyhow::anyhow!("could not start the async runtime: {e}"))
 }

@@ -1,0 +1,127 @@
+//! `keygate serve`: the auth gateway (SPEC §9).
+//!
+//! `/ingest/*`, `/api/*` and `/admin/*` are protected by the policy; everything else is public.
+//! Authenticated requests go to `--upstream` (or to JSON echo handlers without one). `/health`,
+//! the token issuer routes and the admin routes are always mounted.
+
+mod dev;
+mod echo;
+mod proxy;
+mod state;
+
+use anyhow::{Context, Result};
+use auth_core::secrecy::SecretString;
+use axum::Router;
+use axum::routing::get;
+use server_middleware::{
+    AuthHandle, admin_router, install_prometheus_recorder, token_issuer_router,
+};
+
+use crate::cli::ServeArgs;
+use crate::exit::Outcome;
+
+pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
+    init_tracing();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<Outcome> {
+    let options = crate::commands::config::options(args.config.clone());
+    let cli_admin = args.admin_token.clone().map(SecretString::from);
+    let (handle, settings, banner) = if options.is_unconfigured() {
+        let dev = dev::DevMode::new(cli_admin)?;
+        let handle = AuthHandle::new(dev.state()?);
+        (handle, auth_config::ServerSettings::default(), Some(dev))
+    } else {
+        let config = crate::commands::config::load(&options)?;
+        let initial = state::from_config(&config, cli_admin.clone())?;
+        state::log_mechanisms(&config, &initial);
+        let reload_options = options.clone();
+        let handle = AuthHandle::with_reloader(initial, move || {
+            let config = auth_config::Config::load(&reload_options)?;
+            state::from_config(&config, cli_admin.clone()).map_err(|e| format!("{e:#}").into())
+        });
+        (handle, config.server().clone(), None)
+    };
+    let listen = match args.listen {
+        Some(addr) => addr,
+        None => settings.listen,
+    };
+    let upstream = args
+        .upstream
+        .or(settings.upstream)
+        .map(|url| proxy::Upstream::new(&url))
+        .transpose()?;
+    let app = router(&handle, upstream);
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("could not listen on {listen}"))?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    match &banner {
+        Some(dev) => dev.print_banner(bound),
+        None => tracing::info!(%bound, "keygate is listening"),
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    tracing::info!("keygate stopped");
+    Ok(Outcome::Success)
+}
+
+/// The gateway's routes, all behind the auth layer (which lets public paths through).
+pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> Router {
+    // The global recorder can be installed once per process; a second install is not an error
+    // worth failing for (metrics then render empty).
+    let metrics = install_prometheus_recorder().ok();
+    let app = Router::new()
+        .route(
+            "/health",
+            get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
+        )
+        .merge(token_issuer_router(handle.clone()))
+        .merge(admin_router(handle.clone(), metrics));
+    let app = match upstream {
+        Some(upstream) => app.fallback(move |request| proxy::forward(upstream.clone(), request)),
+        None => app.fallback(echo::echo),
+    };
+    app.layer(handle.layer())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// SIGINT or SIGTERM: stop accepting, finish in-flight requests.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,95 @@
+//! Maps `auth-config`'s settings onto `server-middleware`'s state.
+
+use std::time::Duration;
+
+use anyhow::Result;
+use auth_config::Config;
+use auth_core::jwt::JwtSettings;
+use auth_core::policy::RouteClass;
+use auth_core::secrecy::SecretString;
+use server_middleware::{AuthState, CacheSettings, KdfSettings, Project, TokenIssuer};
+
+use crate::commands::config::describe;
+
+/// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence).
+pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> Result<AuthState> {
+    let cache = config.cache();
+    let kdf_default = KdfSettings::default();
+    let issuer = match config.token_issuer() {
+        Some(settings) => {
+            let projects = settings
+                .projects
+                .iter()
+                .map(|p| Project {
+                    id: p.id.clone(),
+                    keys: p.keys.clone(),
+                })
+                .collect();
+            let leeway = config
+                .jwt_verifier()
+                .map_or(60, |v| v.settings().leeway_seconds);
+            let claims = JwtSettings {
+                issuer: settings.issuer.clone(),
+                audience: settings.audience.clone(),
+                leeway_seconds: leeway,
+            };
+            Some(
+                TokenIssuer::new(settings.signing_key.clone(), projects)?
+                    .with_ttl(Duration::from_secs(settings.ttl_seconds))
+                    .with_claims(claims),
+            )
+        }
+        None => None,
+    };
+    let state = AuthState::builder()
+        .ingest_keys(config.ingest_keys().clone())
+        .consumption_keys(config.consumption_keys().clone())
+        .jwt(config.jwt_verifier().cloned())
+        .enforce_jwt_on_ingest(config.enforce_on_all_ingest_apis())
+        .enforce_jwt_on_consumption(config.enforce_on_all_consumptions_apis())
+        .admin(config.admin_credential(cli_admin))
+        .token_issuer(issuer)
+        .cache(CacheSettings {
+            max_entries: cache.max_entries,
+            api_key_ttl: Duration::from_secs(cache.api_key_ttl_seconds),
+            failure_ttl: Duration::from_secs(cache.failure_ttl_seconds),
+            ..CacheSettings::default()
+        })
+        .kdf(KdfSettings {
+            workers: cache.kdf_workers.unwrap_or(kdf_default.workers),
+            queue: cache.kdf_queue,
+        })
+        .build()?;
+    Ok(state)
+}
+
+/// The startup log: each class's mechanisms (open classes are warned about by the handle).
+pub(crate) fn log_mechanisms(config: &Config, state: &AuthState) {
+    match config.file() {
+        Some(path) => tracing::info!(file = %path.display(), "configuration loaded"),
+        None => tracing::info!("configuration loaded from the environment only"),
+    }
+    let mechanisms = state.mechanisms();
+    for (class, m) in [
+        (RouteClass::Ingest, mechanisms.ingest),
+        (RouteClass::Consumption, mechanisms.consumption),
+    ] {
+        let key_ids: Vec<String> = state.keys(class).ids().map(|id| id.to_string()).collect();
+        tracing::info!(class = class.as_str(), keys = ?key_ids, "{class}: {}", describe(m));
+    }
+    if mechanisms.admin {
+        tracing::info!(
+            class = "admin",
+            "admin: admin credential ({})",
+            admin_source(state)
+        );
+    }
+}
+
+fn admin_source(state: &AuthState) -> &'static str {
+    match state.admin() {
+        auth_core::apikey::AdminCredential::Plain { source, .. } => source,
+        auth_core::apikey::AdminCredential::Hashed(_) => "[authentication] admin_api_key",
+        _ => "none",
+    }
+}
