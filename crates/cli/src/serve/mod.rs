@@ -63,7 +63,7 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
     let bound = listener.local_addr().unwrap_or(listen);
     match &banner {
         Some(dev) => dev.print_banner(bound),
-        None => tracing::info!(%bound, "keygate is listening"),
+        None => println!("keygate is listening on http://{bound}"),
     }
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
