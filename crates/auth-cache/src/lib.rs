@@ -5,3 +5,5 @@
 
 pub mod token;
 pub mod verify;
+
+pub use token::{IssuedToken, TokenCache, TokenCacheError};

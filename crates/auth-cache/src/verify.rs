@@ -1,0 +1,275 @@
+//! The server's verification cache (SPEC §10).
+//!
+//! Outcomes of policy steps ([`Outcome`], exactly what [`auth_core::policy::run_step`] returns)
+//! are cached by SHA-256 of the token, never the token itself:
+//!
+//! | outcome                    | kept for                                  |
+//! |----------------------------|-------------------------------------------|
+//! | API-key or admin success   | [`CacheSettings::api_key_ttl`] (5 min)     |
+//! | JWT success                | until the token's `exp` (capped by [`CacheSettings::jwt_max_ttl`]) |
+//! | any failure                | [`CacheSettings::failure_ttl`] (10 s)      |
+//!
+//! Every key carries a *generation*: the server stamps each configuration it installs with
+//! [`VerificationCache::invalidate_all`]'s new generation and looks up with it, so a reload
+//! invalidates everything at once, and a verification still running against the old
+//! configuration can never be served under the new one.
+//!
+//! Concurrent lookups of the same key share one computation (moka's entry API), so a burst of
+//! requests with a new API key costs one KDF run.
+//!
+//! ```
+//! use auth_cache::verify::{CacheSettings, VerificationCache};
+//! use auth_core::policy::{Principal, RouteClass, Step};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! let cache = VerificationCache::new(CacheSettings::default());
+//! let generation = cache.generation();
+//! let verify = || async { Ok::<_, std::convert::Infallible>(Ok(Principal::Open(RouteClass::Ingest))) };
+//! let first = cache.get_or_verify(generation, Step::ApiKey, RouteClass::Ingest, "token", verify).await?;
+//! let second = cache.get_or_verify(generation, Step::ApiKey, RouteClass::Ingest, "token", verify).await?;
+//! assert!(!first.from_cache && second.from_cache);
+//! assert_eq!(cache.stats().snapshot().hits, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod expiry;
+mod settings;
+mod stats;
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use auth_core::jwt::Claims;
+use auth_core::policy::{InvalidReason, Principal, RouteClass, Step};
+use moka::notification::RemovalCause;
+use sha2::{Digest, Sha256};
+
+pub use settings::CacheSettings;
+pub use stats::{StatsSnapshot, VerifyStats};
+
+/// The result of one verification step: who the token authenticates, or why it does not.
+pub type Outcome = Result<Principal, InvalidReason>;
+
+/// A cached or freshly computed outcome.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verified {
+    /// The step's outcome.
+    pub outcome: Outcome,
+    /// `true` when no computation ran for this call (a cache hit, or a computation another
+    /// concurrent caller ran).
+    pub from_cache: bool,
+}
+
+/// What a cache entry is keyed by: never the token, only its digest.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct CacheKey {
+    generation: u64,
+    /// [`Step`] as a tag (`Step` is not `Hash`).
+    step: u8,
+    /// The class for API-key steps; [`RouteClass::Public`] for steps that do not depend on it.
+    class: RouteClass,
+    digest: [u8; 32],
+}
+
+impl CacheKey {
+    fn new(generation: u64, step: Step, class: RouteClass, token: &str) -> Self {
+        // A JWT verifies the same way on every class; the admin credential is one class.
+        let (step, class) = match step {
+            Step::Jwt => (0, RouteClass::Public),
+            Step::ApiKey => (1, class),
+            Step::Admin => (2, RouteClass::Public),
+        };
+        Self {
+            generation,
+            step,
+            class,
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+}
+
+impl Hash for CacheKey {
+    /// The digest is already uniformly distributed and cannot be steered by a client (that
+    /// would take SHA-256 preimages), so its first 8 bytes serve as the hash without rehashing.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let mut head = [0u8; 8];
+        head.copy_from_slice(self.digest.get(..8).unwrap_or(&[0; 8]));
+        let class = match self.class {
+            RouteClass::Ingest => 1,
+            RouteClass::Consumption => 2,
+            RouteClass::Admin => 3,
+            _ => 0,
+        };
+        let tag = (u64::from(self.step) << 4 | class).wrapping_add(self.generation << 8);
+        state.write_u64(u64::from_le_bytes(head) ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    }
+}
+
+/// Passes on the one `u64` a [`CacheKey`] writes.
+#[derive(Debug, Default, Clone, Copy)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not reached by `CacheKey`; fold anything else in rather than ignore it.
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 ^= value;
+    }
+}
+
+type DigestBuildHasher = BuildHasherDefault<DigestHasher>;
+
+/// Verification outcomes by token digest, with TTLs per outcome, a generation counter,
+/// single-flight computation and lock-free statistics.
+pub struct VerificationCache {
+    entries: moka::future::Cache<CacheKey, Outcome, DigestBuildHasher>,
+    generation: AtomicU64,
+    stats: Arc<VerifyStats>,
+    settings: CacheSettings,
+}
+
+impl fmt::Debug for VerificationCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerificationCache")
+            .field("generation", &self.generation())
+            .field("entries", &self.entries.entry_count())
+            .field("settings", &self.settings)
+            .field("stats", &self.stats.snapshot())
+            .finish()
+    }
+}
+
+impl VerificationCache {
+    /// An empty cache with its own statistics.
+    #[must_use]
+    pub fn new(settings: CacheSettings) -> Self {
+        Self::with_stats(settings, Arc::default())
+    }
+
+    /// An empty cache recording into `stats` (shared, e.g., across caches rebuilt on reload).
+    #[must_use]
+    pub fn with_stats(settings: CacheSettings, stats: Arc<VerifyStats>) -> Self {
+        let evictions = Arc::clone(&stats);
+        let entries = moka::future::Cache::builder()
+            .max_capacity(settings.max_entries)
+            .expire_after(expiry::OutcomeExpiry::new(&settings))
+            .eviction_listener(move |_key, _value, cause| {
+                if cause == RemovalCause::Size {
+                    evictions.record_eviction();
+                }
+            })
+            .build_with_hasher(DigestBuildHasher::default());
+        Self {
+            entries,
+            generation: AtomicU64::new(0),
+            stats,
+            settings,
+        }
+    }
+
+    /// The settings the cache was built with.
+    #[must_use]
+    pub fn settings(&self) -> &CacheSettings {
+        &self.settings
+    }
+
+    /// The current generation: look up with the generation of the configuration that verifies.
+    #[must_use]
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Starts a new generation (every earlier entry becomes unreachable) and returns it.
+    pub fn invalidate_all(&self) -> u64 {
+        let generation = self
+            .generation
+            .fetch_add(1, Ordering::AcqRel)
+            .wrapping_add(1);
+        self.entries.invalidate_all();
+        generation
+    }
+
+    /// The statistics this cache records into.
+    #[must_use]
+    pub fn stats(&self) -> &Arc<VerifyStats> {
+        &self.stats
+    }
+
+    /// Approximate number of live entries (moka updates it during housekeeping).
+    #[must_use]
+    pub fn entry_count(&self) -> u64 {
+        self.entries.entry_count()
+    }
+
+    /// Runs moka's pending housekeeping now (evictions, counts); tests and status output use it.
+    pub async fn run_pending_tasks(&self) {
+        self.entries.run_pending_tasks().await;
+    }
+
+    /// The cached outcome of `step` for `token` under `generation`, or the outcome of the future
+    /// `verify` makes (called only on a miss), which is then cached. Concurrent callers with the
+    /// same key share one verification.
+    ///
+    /// `verify` fails with `E` for transient conditions (e.g. a full KDF pool): such failures
+    /// are shared with the concurrent callers but never cached.
+    ///
+    /// # Errors
+    /// The transient error of `verify`.
+    pub async fn get_or_verify<F, Fut, E>(
+        &self,
+        generation: u64,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+        verify: F,
+    ) -> Result<Verified, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Outcome, E>>,
+        E: Send + Sync + 'static,
+    {
+        let key = CacheKey::new(generation, step, class, token);
+        // A plain read first: the hit path never builds the single-flight machinery.
+        if let Some(outcome) = self.entries.get(&key).await {
+            self.stats.record_hit();
+            return Ok(Verified {
+                outcome,
+                from_cache: true,
+            });
+        }
+        // Boxed: moka's single-flight future is large, and hits should not carry (and move) it.
+        let entry = Box::pin(self.entries.entry_by_ref(&key).or_try_insert_with(verify())).await?;
+        let from_cache = !entry.is_fresh();
+        if from_cache {
+            self.stats.record_hit();
+        } else {
+            self.stats.record_miss();
+        }
+        Ok(Verified {
+            outcome: entry.into_value(),
+            from_cache,
+        })
+    }
+}
+
+/// Seconds from now until a JWT's `exp` (0 when it has passed).
+fn seconds_until_exp(claims: &Claims) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    claims.exp.saturating_sub(now)
+}

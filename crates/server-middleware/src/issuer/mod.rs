@@ -1,0 +1,158 @@
+//! The token issuer of SPEC §7: projects exchange their key for a short-lived JWT.
+//!
+//! [`TokenIssuer`] is the configuration (part of [`AuthState`](crate::AuthState));
+//! [`token_issuer_router`] serves `POST /auth/token` and `GET /.well-known/jwks.json`.
+
+mod router;
+
+use std::fmt;
+use std::time::Duration;
+
+use auth_core::apikey::{KeyCheck, KeySet};
+use auth_core::jwt::{JwtSettings, KeyError, SigningKey};
+
+pub use router::token_issuer_router;
+
+/// Lifetime of issued tokens unless configured otherwise.
+pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+/// A project allowed to obtain tokens.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project id: it becomes the token's `sub`. Not a secret.
+    pub id: String,
+    /// The project key's stored hashes (several during a rotation).
+    pub keys: KeySet,
+}
+
+/// The token issuer's configuration: signing key, token lifetime, projects.
+#[derive(Clone)]
+pub struct TokenIssuer {
+    signing_key: SigningKey,
+    jwks: serde_json::Value,
+    ttl: Duration,
+    projects: Vec<Project>,
+    claims: Option<JwtSettings>,
+}
+
+impl fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("kid", &self.signing_key.kid())
+            .field("ttl", &self.ttl)
+            .field("projects", &self.project_ids().collect::<Vec<_>>())
+            .field("claims", &self.claims)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenIssuer {
+    /// An issuer signing with `signing_key` for `projects`, with [`DEFAULT_TOKEN_TTL`].
+    ///
+    /// # Errors
+    /// [`KeyError`] if the key's public half cannot be published as a JWK.
+    pub fn new(signing_key: SigningKey, projects: Vec<Project>) -> Result<Self, KeyError> {
+        let jwk = signing_key.verifying_key().to_jwk()?;
+        let jwk = serde_json::to_value(jwk).map_err(|_| KeyError::Invalid)?;
+        Ok(Self {
+            signing_key,
+            jwks: serde_json::json!({ "keys": [jwk] }),
+            ttl: DEFAULT_TOKEN_TTL,
+            projects,
+            claims: None,
+        })
+    }
+
+    /// Sets the lifetime of issued tokens (`ttl_seconds`), at least one second.
+    #[must_use]
+    pub fn with_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl.max(Duration::from_secs(1));
+        self
+    }
+
+    /// The `iss`/`aud` to issue with when no JWT verification is configured; when it is, its
+    /// settings win (the issuer's tokens must pass this server's check).
+    #[must_use]
+    pub fn with_claims(mut self, claims: JwtSettings) -> Self {
+        self.claims = Some(claims);
+        self
+    }
+
+    /// The signing key.
+    #[must_use]
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.signing_key
+    }
+
+    /// Lifetime of issued tokens.
+    #[must_use]
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    /// The `iss`/`aud` tokens are issued with (settled when the [`AuthState`](crate::AuthState)
+    /// is built).
+    #[must_use]
+    pub fn claims(&self) -> Option<&JwtSettings> {
+        self.claims.as_ref()
+    }
+
+    /// The configured project ids.
+    pub fn project_ids(&self) -> impl Iterator<Item = &str> {
+        self.projects.iter().map(|p| p.id.as_str())
+    }
+
+    /// The JWKS document (`{"keys": [...]}`) with the issuer's public key.
+    #[must_use]
+    pub fn jwks(&self) -> &serde_json::Value {
+        &self.jwks
+    }
+
+    /// Checks a project id and key. An unknown id costs the same KDF work as a known one (the
+    /// key is checked against the first project's hashes and the result discarded), so neither
+    /// the answer nor its timing tells which part was wrong.
+    pub(crate) fn check(&self, project_id: &str, project_key: &str) -> KeyCheck {
+        match self.projects.iter().find(|p| p.id == project_id) {
+            Some(project) => project.keys.verify(project_key),
+            None => {
+                let decoy = self
+                    .projects
+                    .first()
+                    .map_or(0, |p| p.keys.verify(project_key).kdf_runs);
+                KeyCheck {
+                    result: Err(auth_core::apikey::ApiKeyError::NoMatch),
+                    kdf_runs: decoy,
+                }
+            }
+        }
+    }
+
+    /// Signs a token for `project_id` at `now` (Unix seconds).
+    pub(crate) fn sign(&self, project_id: &str, now: u64) -> Result<String, IssueError> {
+        let claims = self.claims.as_ref().ok_or(IssueError::NoClaims)?;
+        let mut jti = [0u8; 16];
+        getrandom::fill(&mut jti).map_err(|_| IssueError::Random)?;
+        let payload = serde_json::json!({
+            "iss": claims.issuer,
+            "aud": claims.audience,
+            "sub": project_id,
+            "iat": now,
+            "exp": now.saturating_add(self.ttl.as_secs()),
+            "jti": hex::encode(jti),
+        });
+        self.signing_key
+            .sign(&payload)
+            .map_err(|_| IssueError::Signing)
+    }
+}
+
+/// Why a token could not be issued (server-side conditions, never the client's input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum IssueError {
+    #[error("the issuer has no iss/aud settings")]
+    NoClaims,
+    #[error("the random source failed")]
+    Random,
+    #[error("signing failed")]
+    Signing,
+}

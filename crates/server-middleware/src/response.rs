@@ -1,0 +1,93 @@
+//! Responses the middleware writes itself: RFC 6750 denials, load shedding, JSON errors.
+
+use auth_core::policy::Denial;
+use bytes::Bytes;
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
+use http::{Response, StatusCode};
+
+use crate::authenticate::Rejection;
+
+/// Seconds a shed request is told to wait before retrying.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+impl Rejection {
+    /// The HTTP status of the response.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Denied(denial) => {
+                StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED)
+            }
+            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// The response: the denial's status, `WWW-Authenticate` and JSON body exactly as
+    /// [`Denial`] renders them, or 503 with `Retry-After` for [`Rejection::Overloaded`].
+    #[must_use]
+    pub fn to_response<B: From<Bytes>>(&self) -> Response<B> {
+        match self {
+            Self::Denied(denial) => denial_response(denial),
+            Self::Overloaded => overloaded_response(),
+        }
+    }
+}
+
+impl axum::response::IntoResponse for Rejection {
+    fn into_response(self) -> axum::response::Response {
+        self.to_response()
+    }
+}
+
+/// The RFC 6750 response for a denial.
+#[must_use]
+pub fn denial_response<B: From<Bytes>>(denial: &Denial) -> Response<B> {
+    let challenge = HeaderValue::from_str(&denial.www_authenticate())
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="keygate""#));
+    let mut response = json_response(
+        StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED),
+        &denial.body(),
+    );
+    response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    response
+}
+
+/// 503 with `Retry-After` and a JSON body.
+#[must_use]
+pub fn overloaded_response<B: From<Bytes>>() -> Response<B> {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the server is busy verifying credentials; retry shortly",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// A JSON `{"error", "message"}` response.
+pub(crate) fn error_response<B: From<Bytes>>(
+    status: StatusCode,
+    code: &str,
+    message: &str,
+) -> Response<B> {
+    json_response(
+        status,
+        &serde_json::json!({ "error": code, "message": message }),
+    )
+}
+
+/// A JSON response that caches nowhere (it concerns credentials).
+pub(crate) fn json_response<B: From<Bytes>>(
+    status: StatusCode,
+    body: &serde_json::Value,
+) -> Response<B> {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    let mut response = Response::new(B::from(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

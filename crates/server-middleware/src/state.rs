@@ -1,0 +1,284 @@
+//! What the middleware enforces: one immutable [`AuthState`], swapped whole on reload.
+
+use auth_cache::verify::CacheSettings;
+use auth_core::apikey::{AdminCredential, KeySet};
+use auth_core::jwt::JwtVerifier;
+use auth_core::policy::{ClassMechanisms, Mechanisms, RouteClass};
+
+use crate::issuer::TokenIssuer;
+use crate::pool::KdfSettings;
+use crate::routes::RoutePrefixes;
+
+/// The whole authentication configuration of a server. Built by [`AuthStateBuilder`], which
+/// checks it; the embedding application maps its own configuration onto the builder.
+#[derive(Debug, Clone)]
+pub struct AuthState {
+    ingest_keys: KeySet,
+    consumption_keys: KeySet,
+    jwt: Option<JwtVerifier>,
+    admin: AdminCredential,
+    issuer: Option<TokenIssuer>,
+    routes: RoutePrefixes,
+    cache: CacheSettings,
+    kdf: KdfSettings,
+    mechanisms: Mechanisms,
+}
+
+/// A configuration that cannot be served. Messages name the setting, never a secret.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StateError {
+    /// An enforce flag is set but no JWT verification is configured (SPEC §5).
+    #[error(
+        "{flag} is set but no JWT verification is configured (set [jwt] secret, issuer and audience)"
+    )]
+    EnforceWithoutJwt {
+        /// The flag's configuration name.
+        flag: &'static str,
+    },
+    /// The token issuer has no `iss`/`aud` to put in its tokens.
+    #[error(
+        "the token issuer needs an issuer and audience: configure [jwt] issuer and audience, or give the issuer its own claims"
+    )]
+    IssuerWithoutClaims,
+    /// A route prefix that does not start with `/`.
+    #[error("route prefix {0:?} must start with '/' and name a path")]
+    InvalidRoutePrefix(String),
+    /// A KDF pool without workers.
+    #[error("the key-derivation pool needs at least one worker")]
+    NoKdfWorkers,
+}
+
+/// Builds an [`AuthState`]; every part is optional and defaults to "not configured".
+#[derive(Debug, Clone, Default)]
+pub struct AuthStateBuilder {
+    ingest_keys: KeySet,
+    consumption_keys: KeySet,
+    jwt: Option<JwtVerifier>,
+    enforce_ingest: bool,
+    enforce_consumption: bool,
+    admin: AdminCredential,
+    issuer: Option<TokenIssuer>,
+    routes: RoutePrefixes,
+    cache: CacheSettings,
+    kdf: KdfSettings,
+}
+
+impl AuthState {
+    /// A builder with nothing configured.
+    #[must_use]
+    pub fn builder() -> AuthStateBuilder {
+        AuthStateBuilder::default()
+    }
+
+    /// What [`auth_core::policy::plan`] is told is configured.
+    #[must_use]
+    pub fn mechanisms(&self) -> &Mechanisms {
+        &self.mechanisms
+    }
+
+    /// The API keys of `class` (empty for classes without API keys).
+    #[must_use]
+    pub fn keys(&self, class: RouteClass) -> &KeySet {
+        static EMPTY: std::sync::LazyLock<KeySet> = std::sync::LazyLock::new(KeySet::new);
+        match class {
+            RouteClass::Ingest => &self.ingest_keys,
+            RouteClass::Consumption => &self.consumption_keys,
+            RouteClass::Admin | RouteClass::Public => &EMPTY,
+        }
+    }
+
+    /// The JWT verifier: the configured keys plus the token issuer's own key.
+    #[must_use]
+    pub fn jwt(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
+    }
+
+    /// The admin credential.
+    #[must_use]
+    pub fn admin(&self) -> &AdminCredential {
+        &self.admin
+    }
+
+    /// The token issuer, if configured.
+    #[must_use]
+    pub fn issuer(&self) -> Option<&TokenIssuer> {
+        self.issuer.as_ref()
+    }
+
+    /// The route prefixes.
+    #[must_use]
+    pub fn routes(&self) -> &RoutePrefixes {
+        &self.routes
+    }
+
+    /// The verification-cache settings.
+    #[must_use]
+    pub fn cache_settings(&self) -> &CacheSettings {
+        &self.cache
+    }
+
+    /// The KDF pool settings.
+    #[must_use]
+    pub fn kdf_settings(&self) -> &KdfSettings {
+        &self.kdf
+    }
+
+    /// Protected classes with nothing configured: they let every request through.
+    #[must_use]
+    pub fn open_classes(&self) -> Vec<RouteClass> {
+        [
+            (RouteClass::Ingest, self.mechanisms.ingest),
+            (RouteClass::Consumption, self.mechanisms.consumption),
+        ]
+        .into_iter()
+        .filter(|(_, m)| m.is_open())
+        .map(|(class, _)| class)
+        .collect()
+    }
+}
+
+impl AuthStateBuilder {
+    /// API keys accepted on `ingest` routes.
+    #[must_use]
+    pub fn ingest_keys(mut self, keys: KeySet) -> Self {
+        self.ingest_keys = keys;
+        self
+    }
+
+    /// API keys accepted on `consumption` routes.
+    #[must_use]
+    pub fn consumption_keys(mut self, keys: KeySet) -> Self {
+        self.consumption_keys = keys;
+        self
+    }
+
+    /// JWT verification (`[jwt]`); `None` for none.
+    #[must_use]
+    pub fn jwt(mut self, verifier: impl Into<Option<JwtVerifier>>) -> Self {
+        self.jwt = verifier.into();
+        self
+    }
+
+    /// `enforce_on_all_ingest_apis`: JWT only on `ingest` routes.
+    #[must_use]
+    pub fn enforce_jwt_on_ingest(mut self, enforce: bool) -> Self {
+        self.enforce_ingest = enforce;
+        self
+    }
+
+    /// `enforce_on_all_consumptions_apis`: JWT only on `consumption` routes.
+    #[must_use]
+    pub fn enforce_jwt_on_consumption(mut self, enforce: bool) -> Self {
+        self.enforce_consumption = enforce;
+        self
+    }
+
+    /// The admin credential (already resolved by precedence).
+    #[must_use]
+    pub fn admin(mut self, admin: AdminCredential) -> Self {
+        self.admin = admin;
+        self
+    }
+
+    /// The token issuer (SPEC §7); `None` for none.
+    #[must_use]
+    pub fn token_issuer(mut self, issuer: impl Into<Option<TokenIssuer>>) -> Self {
+        self.issuer = issuer.into();
+        self
+    }
+
+    /// Route prefixes (defaults `/ingest/`, `/api/`, `/admin/`).
+    #[must_use]
+    pub fn routes(mut self, routes: RoutePrefixes) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    /// Verification-cache settings.
+    #[must_use]
+    pub fn cache(mut self, cache: CacheSettings) -> Self {
+        self.cache = cache;
+        self
+    }
+
+    /// KDF pool settings.
+    #[must_use]
+    pub fn kdf(mut self, kdf: KdfSettings) -> Self {
+        self.kdf = kdf;
+        self
+    }
+
+    /// Checks the configuration and builds the state.
+    ///
+    /// The token issuer's public key is added to the JWT verifier, so issued tokens always pass.
+    /// Its tokens carry `iss`/`aud` from the JWT settings; without JWT settings the issuer's own
+    /// claims ([`TokenIssuer::with_claims`]) are used, and they then also become the JWT check.
+    ///
+    /// # Errors
+    /// [`StateError`] for an enforce flag without JWT, an issuer without `iss`/`aud`, a bad
+    /// route prefix or a pool without workers.
+    pub fn build(self) -> Result<AuthState, StateError> {
+        if let Some(prefix) = self.routes.first_invalid() {
+            return Err(StateError::InvalidRoutePrefix(prefix.to_owned()));
+        }
+        if self.kdf.workers == 0 {
+            return Err(StateError::NoKdfWorkers);
+        }
+        let (jwt, issuer) = combine_jwt_and_issuer(self.jwt, self.issuer)?;
+        let has_jwt = jwt.is_some();
+        for (enforced, flag) in [
+            (self.enforce_ingest, "enforce_on_all_ingest_apis"),
+            (self.enforce_consumption, "enforce_on_all_consumptions_apis"),
+        ] {
+            if enforced && !has_jwt {
+                return Err(StateError::EnforceWithoutJwt { flag });
+            }
+        }
+        let mechanisms = Mechanisms {
+            ingest: ClassMechanisms {
+                jwt: has_jwt,
+                enforce_jwt: self.enforce_ingest,
+                api_keys: !self.ingest_keys.is_empty(),
+            },
+            consumption: ClassMechanisms {
+                jwt: has_jwt,
+                enforce_jwt: self.enforce_consumption,
+                api_keys: !self.consumption_keys.is_empty(),
+            },
+            admin: self.admin.is_configured(),
+        };
+        Ok(AuthState {
+            ingest_keys: self.ingest_keys,
+            consumption_keys: self.consumption_keys,
+            jwt,
+            admin: self.admin,
+            issuer,
+            routes: self.routes,
+            cache: self.cache,
+            kdf: self.kdf,
+            mechanisms,
+        })
+    }
+}
+
+/// Adds the issuer's key to the verifier and settles which `iss`/`aud` the issuer signs.
+fn combine_jwt_and_issuer(
+    jwt: Option<JwtVerifier>,
+    issuer: Option<TokenIssuer>,
+) -> Result<(Option<JwtVerifier>, Option<TokenIssuer>), StateError> {
+    let Some(issuer) = issuer else {
+        return Ok((jwt, None));
+    };
+    let settings = match &jwt {
+        Some(verifier) => verifier.settings().clone(),
+        None => issuer
+            .claims()
+            .cloned()
+            .ok_or(StateError::IssuerWithoutClaims)?,
+    };
+    let mut keys = jwt.map(|v| v.keys().to_vec()).unwrap_or_default();
+    keys.push(issuer.signing_key().verifying_key().clone());
+    let verifier = JwtVerifier::new(keys, settings.clone());
+    Ok((Some(verifier), Some(issuer.with_claims(settings))))
+}

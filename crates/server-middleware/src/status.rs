@@ -1,0 +1,224 @@
+//! The gateway's status report: mechanisms per class, key ids, cache and KDF statistics.
+//! Nothing in it is a secret.
+
+use auth_core::apikey::{AdminCredential, KeySet};
+use auth_core::policy::ClassMechanisms;
+use serde::Serialize;
+
+use crate::handle::AuthHandle;
+use crate::pool::PoolSnapshot;
+
+/// The report `GET /admin/status` serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// Cache generation of the configuration being served (changes on every reload).
+    pub generation: u64,
+    /// `ingest` routes.
+    pub ingest: ClassStatus,
+    /// `consumption` routes.
+    pub consumption: ClassStatus,
+    /// `admin` routes.
+    pub admin: AdminStatus,
+    /// JWT verification, if configured.
+    pub jwt: Option<JwtStatus>,
+    /// The token issuer, if configured.
+    pub token_issuer: Option<IssuerStatus>,
+    /// Route prefixes.
+    pub routes: RoutesStatus,
+    /// Verification cache.
+    pub cache: CacheStatus,
+    /// KDF pool.
+    pub kdf: KdfStatus,
+}
+
+/// One protected class.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassStatus {
+    /// Accepted mechanisms: `jwt`, `api_key`; empty when the class is open.
+    pub mechanisms: Vec<&'static str>,
+    /// The class's enforce flag (JWT only).
+    pub enforce_jwt: bool,
+    /// Whether requests pass without credentials.
+    pub open: bool,
+    /// Ids of the configured API keys.
+    pub key_ids: Vec<String>,
+}
+
+/// The admin class.
+#[derive(Debug, Clone, Serialize)]
+pub struct AdminStatus {
+    /// `plain_token`, `api_key` or `none`.
+    pub credential: &'static str,
+    /// Where a plain-text token came from (`--admin-token`, `MOOSE_ADMIN_TOKEN`).
+    pub source: Option<&'static str>,
+    /// Ids of configured admin key hashes.
+    pub key_ids: Vec<String>,
+}
+
+/// JWT verification.
+#[derive(Debug, Clone, Serialize)]
+pub struct JwtStatus {
+    /// Required `iss`.
+    pub issuer: String,
+    /// Required audience.
+    pub audience: String,
+    /// Allowed clock skew.
+    pub leeway_seconds: u64,
+    /// Trusted keys: algorithm and `kid` (none for PEM-configured keys).
+    pub keys: Vec<JwtKeyStatus>,
+}
+
+/// One trusted JWT key.
+#[derive(Debug, Clone, Serialize)]
+pub struct JwtKeyStatus {
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: &'static str,
+    /// The key id, if any.
+    pub kid: Option<String>,
+}
+
+/// The token issuer.
+#[derive(Debug, Clone, Serialize)]
+pub struct IssuerStatus {
+    /// `kid` of the signing key.
+    pub kid: String,
+    /// Signing algorithm.
+    pub alg: &'static str,
+    /// Lifetime of issued tokens.
+    pub ttl_seconds: u64,
+    /// Configured project ids.
+    pub projects: Vec<String>,
+}
+
+/// Route prefixes.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoutesStatus {
+    /// `ingest` prefix.
+    pub ingest: String,
+    /// `consumption` prefix.
+    pub consumption: String,
+    /// `admin` prefix.
+    pub admin: String,
+}
+
+/// The verification cache.
+#[derive(Debug, Clone, Serialize)]
+pub struct CacheStatus {
+    /// Live entries (approximate).
+    pub entries: u64,
+    /// Bound.
+    pub max_entries: u64,
+    /// Lookups answered from the cache.
+    pub hits: u64,
+    /// Lookups that verified.
+    pub misses: u64,
+    /// Entries evicted because the cache was full.
+    pub evictions: u64,
+    /// JWT verifications run.
+    pub jwt_verifications: u64,
+    /// Lifetime of API-key successes.
+    pub api_key_ttl_seconds: u64,
+    /// Lifetime of failures.
+    pub failure_ttl_seconds: u64,
+}
+
+/// The KDF pool.
+#[derive(Debug, Clone, Serialize)]
+pub struct KdfStatus {
+    /// PBKDF2 computations run.
+    pub runs: u64,
+    /// Pool load and counters.
+    #[serde(flatten)]
+    pub pool: PoolSnapshot,
+}
+
+impl Status {
+    /// The status of `handle` now.
+    #[must_use]
+    pub fn of(handle: &AuthHandle) -> Self {
+        let state = handle.state();
+        let stats = handle.stats();
+        let mechanisms = state.mechanisms();
+        let class = |m: ClassMechanisms, keys: &KeySet| ClassStatus {
+            mechanisms: [(m.jwt, "jwt"), (m.api_keys && !m.enforce_jwt, "api_key")]
+                .into_iter()
+                .filter_map(|(on, name)| on.then_some(name))
+                .collect(),
+            enforce_jwt: m.enforce_jwt,
+            open: m.is_open(),
+            key_ids: key_ids(keys),
+        };
+        let admin = match state.admin() {
+            AdminCredential::Plain { source, .. } => AdminStatus {
+                credential: "plain_token",
+                source: Some(source),
+                key_ids: Vec::new(),
+            },
+            AdminCredential::Hashed(keys) => AdminStatus {
+                credential: "api_key",
+                source: None,
+                key_ids: key_ids(keys),
+            },
+            _ => AdminStatus {
+                credential: "none",
+                source: None,
+                key_ids: Vec::new(),
+            },
+        };
+        let settings = state.cache_settings();
+        Self {
+            generation: handle.generation(),
+            ingest: class(
+                mechanisms.ingest,
+                state.keys(auth_core::policy::RouteClass::Ingest),
+            ),
+            consumption: class(
+                mechanisms.consumption,
+                state.keys(auth_core::policy::RouteClass::Consumption),
+            ),
+            admin,
+            jwt: state.jwt().map(|v| JwtStatus {
+                issuer: v.settings().issuer.clone(),
+                audience: v.settings().audience.clone(),
+                leeway_seconds: v.settings().leeway_seconds,
+                keys: v
+                    .keys()
+                    .iter()
+                    .map(|k| JwtKeyStatus {
+                        alg: k.algorithm().as_str(),
+                        kid: k.kid().map(str::to_owned),
+                    })
+                    .collect(),
+            }),
+            token_issuer: state.issuer().map(|i| IssuerStatus {
+                kid: i.signing_key().kid().to_owned(),
+                alg: i.signing_key().verifying_key().algorithm().as_str(),
+                ttl_seconds: i.ttl().as_secs(),
+                projects: i.project_ids().map(str::to_owned).collect(),
+            }),
+            routes: RoutesStatus {
+                ingest: state.routes().ingest.clone(),
+                consumption: state.routes().consumption.clone(),
+                admin: state.routes().admin.clone(),
+            },
+            cache: CacheStatus {
+                entries: stats.cache_entries,
+                max_entries: settings.max_entries,
+                hits: stats.verify.hits,
+                misses: stats.verify.misses,
+                evictions: stats.verify.evictions,
+                jwt_verifications: stats.verify.jwt_verifications,
+                api_key_ttl_seconds: settings.api_key_ttl.as_secs(),
+                failure_ttl_seconds: settings.failure_ttl.as_secs(),
+            },
+            kdf: KdfStatus {
+                runs: stats.verify.kdf_runs,
+                pool: stats.kdf,
+            },
+        }
+    }
+}
+
+fn key_ids(keys: &KeySet) -> Vec<String> {
+    keys.ids().map(|id| id.to_string()).collect()
+}
