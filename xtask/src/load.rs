@@ -121,7 +121,9 @@ impl Credentials {
     fn create(keygate: &Path, work: &Path) -> Result<Self> {
         let json: serde_json::Value =
             serde_json::from_str(&output(Command::new(keygate).args(["generate", "hash-token", "--json"]))?)?;
-        let text = |v: &serde_json::Value| v.as_str().map(str::to_owned).context("unexpected JSON");
+        let text = |name: &str| {
+            json.get(name).and_then(serde_json::Value::as_str).map(str::to_owned).context("unexpected JSON")
+        };
         let keys = work.join("keys");
         output(Command::new(keygate).args(["jwt", "keygen", "--force", "--out"]).arg(&keys))?;
         let jwt = output(
@@ -130,8 +132,8 @@ impl Credentials {
                 .arg(keys.join("private.pem")),
         )?;
         Ok(Self {
-            api_key_hash: text(&json["api_key_hash"])?,
-            api_key: text(&json["bearer_token"])?,
+            api_key_hash: text("api_key_hash")?,
+            api_key: text("bearer_token")?,
             public_pem: std::fs::read_to_string(keys.join("public.pem"))?,
             jwt: jwt.trim().to_owned(),
         })

@@ -47,9 +47,18 @@ impl PhcHash {
             let (name, value) = param
                 .split_once('=')
                 .ok_or(StoredKeyError::MalformedPhc("parameter without '='"))?;
-            let value: u64 = value
-                .parse()
-                .map_err(|_| StoredKeyError::MalformedPhc("parameter is not a number"))?;
+            // The PHC format's decimal: digits only, no sign, no leading zero (one spelling per value).
+            let canonical = !value.is_empty()
+                && value.bytes().all(|b| b.is_ascii_digit())
+                && (value.len() == 1 || !value.starts_with('0'));
+            let value: u64 =
+                value
+                    .parse()
+                    .ok()
+                    .filter(|_| canonical)
+                    .ok_or(StoredKeyError::MalformedPhc(
+                        "parameter is not a decimal number",
+                    ))?;
             let slot = match name {
                 "i" => &mut iterations,
                 "l" => &mut length,
@@ -222,6 +231,13 @@ mod tests {
             bad(&good.replace("l=32", "x=32")),
             StoredKeyError::MalformedPhc(_)
         ));
+        for spelling in ["i=+1000", "i=01000", "i=", "i=1e3"] {
+            let text = good.replace("i=1000", spelling);
+            assert!(
+                matches!(bad(&text), StoredKeyError::MalformedPhc(_)),
+                "{spelling}"
+            );
+        }
         assert!(matches!(
             bad(&good.replace("i=1000", "i=1000,i=1000")),
             StoredKeyError::MalformedPhc(_)

@@ -138,6 +138,19 @@ impl JwtVerifier {
         }
     }
 
+    /// A copy with `keys` added to every key this verifier has (a JWKS holder's view: the
+    /// configured PEM keys and the token issuer's own key, which has a `kid` too, stay trusted).
+    /// Unlike [`JwtVerifier::with_keyed_keys`], nothing is replaced.
+    #[must_use]
+    pub fn with_additional_keys(&self, keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
+        let mut all = self.keys.clone();
+        all.extend(keys);
+        Self {
+            keys: all,
+            settings: self.settings.clone(),
+        }
+    }
+
     /// Verifies `token` at time `now` (Unix seconds).
     ///
     /// # Errors
@@ -241,4 +254,49 @@ impl JwtVerifier {
 #[must_use]
 pub fn verify_raw_signature(key: &VerifyingKey, message: &[u8], signature_b64url: &str) -> bool {
     key.verify_signature(message, signature_b64url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn signer(alg: JwtAlgorithm) -> SigningKey {
+        let pair = generate_key_pair(alg).unwrap();
+        SigningKey::from_pem(pair.private_pem.expose_secret()).unwrap()
+    }
+
+    fn token(signer: &SigningKey, now: u64) -> String {
+        signer
+            .sign(&serde_json::json!({ "iss": "i", "aud": "a", "exp": now + 60 }))
+            .unwrap()
+    }
+
+    #[test]
+    fn additional_keys_keep_every_existing_key() {
+        let now = 1_700_000_000;
+        let issuer = signer(JwtAlgorithm::EdDsa);
+        let remote = signer(JwtAlgorithm::Es256);
+        let base = JwtVerifier::new(
+            vec![issuer.verifying_key().clone()],
+            JwtSettings::new("i", "a"),
+        );
+        assert_eq!(
+            base.verify(&token(&remote, now), now).unwrap_err(),
+            JwtError::UnknownKeyId
+        );
+
+        let merged = base.with_additional_keys([remote.verifying_key().clone()]);
+        assert_eq!(merged.keys().len(), 2);
+        assert_eq!(merged.settings(), base.settings());
+        assert!(merged.verify(&token(&issuer, now), now).is_ok());
+        assert!(merged.verify(&token(&remote, now), now).is_ok());
+
+        // The replacing variant drops the issuer's key, which also carries a kid.
+        let replaced = base.with_keyed_keys(vec![remote.verifying_key().clone()]);
+        assert_eq!(
+            replaced.verify(&token(&issuer, now), now).unwrap_err(),
+            JwtError::UnknownKeyId
+        );
+    }
 }
