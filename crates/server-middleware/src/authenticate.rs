@@ -1,20 +1,23 @@
 //! The request pipeline: plan with `auth_core::policy`, then run each step through the cache,
 //! with JWTs checked inline and KDF work sent to the pool.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use auth_cache::verify::{Outcome, VerifyStats};
 use auth_core::apikey::{AdminCredential, ApiKeyError, KeyId, KeySet, token_format};
 use auth_core::header::Credentials;
-use auth_core::jwt::{Claims, JwtError, looks_like_jwt};
+use auth_core::jwt::{Claims, JwtError, JwtVerifier, looks_like_jwt};
 use auth_core::policy::{
-    Denial, Plan, Principal, RouteClass, Step, Verifier, combine_failures, plan, run_step,
+    Denial, InvalidReason, Plan, Principal, RouteClass, Step, Verifier, combine_failures, plan,
+    run_step,
 };
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 
 use crate::handle::Active;
+use crate::jwks::Merged;
 use crate::pool::KdfError;
 use crate::state::AuthState;
 use crate::telemetry;
@@ -79,6 +82,9 @@ async fn verify_step(
     class: RouteClass,
     token: &str,
 ) -> Result<Outcome, Rejection> {
+    if step == Step::Jwt {
+        return Ok(verify_jwt(active, class, token).await);
+    }
     let compute = || compute_step(active, step, class, token);
     let verified = active
         .cache
@@ -89,6 +95,63 @@ async fn verify_step(
     Ok(verified.outcome)
 }
 
+/// The JWT step. A token naming a `kid` the JWKS set lacks triggers a (rate-limited) refetch,
+/// and when that brings a different set the token is checked once more against it before
+/// answering.
+async fn verify_jwt(active: &Arc<Active>, class: RouteClass, token: &str) -> Outcome {
+    let Some(keys) = active.jwt.as_ref() else {
+        return Err(InvalidReason::Jwt(JwtError::InvalidSignature));
+    };
+    let merged = keys.current();
+    let outcome = verify_jwt_with(active, &merged, class, token).await;
+    let Some(jwks) = keys.jwks() else {
+        return outcome;
+    };
+    if outcome != Err(InvalidReason::Jwt(JwtError::UnknownKeyId))
+        || !jwks.refetch_for_unknown_kid(merged.version).await
+    {
+        return outcome;
+    }
+    verify_jwt_with(active, &keys.current(), class, token).await
+}
+
+/// One JWT check through the cache. Outcomes are cached per configuration generation *and*
+/// JWKS version, so a changed key set (a kid appearing, a key withdrawn) is never answered
+/// from an entry made with the previous one.
+async fn verify_jwt_with(
+    active: &Arc<Active>,
+    merged: &Merged,
+    class: RouteClass,
+    token: &str,
+) -> Outcome {
+    let generation = jwt_generation(active.generation, merged.version);
+    let compute = || async {
+        let stats = active.cache.stats();
+        let started = Instant::now();
+        let verifier = StateVerifier::new(&active.state, stats).with_jwt(&merged.verifier);
+        let outcome = run_step(Step::Jwt, class, token, &verifier);
+        telemetry::jwt_verified(started.elapsed());
+        Ok::<_, Infallible>(outcome)
+    };
+    match active
+        .cache
+        .get_or_verify(generation, Step::Jwt, class, token, compute)
+        .await
+    {
+        Ok(verified) => {
+            telemetry::cache_lookup(Step::Jwt, verified.from_cache);
+            verified.outcome
+        }
+        Err(never) => match *never {},
+    }
+}
+
+/// The cache generation of JWT outcomes: generations stay far below 2^40, so adding the JWKS
+/// version above them gives every (generation, version) pair its own key space.
+fn jwt_generation(generation: u64, jwks_version: u64) -> u64 {
+    generation.wrapping_add(jwks_version.wrapping_shl(40))
+}
+
 async fn compute_step(
     active: &Arc<Active>,
     step: Step,
@@ -97,16 +160,12 @@ async fn compute_step(
 ) -> Result<Outcome, KdfError> {
     let stats = Arc::clone(active.cache.stats());
     if !needs_kdf(&active.state, step, class, token) {
-        let started = Instant::now();
         let outcome = run_step(
             step,
             class,
             token,
             &StateVerifier::new(&active.state, &stats),
         );
-        if step == Step::Jwt {
-            telemetry::jwt_verified(started.elapsed());
-        }
         return Ok(outcome);
     }
     let state = Arc::clone(&active.state);
@@ -144,17 +203,28 @@ fn keyset_needs_kdf(keys: &KeySet, token: &str) -> bool {
 pub(crate) struct StateVerifier<'a> {
     state: &'a AuthState,
     stats: &'a VerifyStats,
+    jwt: Option<&'a JwtVerifier>,
 }
 
 impl<'a> StateVerifier<'a> {
     pub(crate) fn new(state: &'a AuthState, stats: &'a VerifyStats) -> Self {
-        Self { state, stats }
+        Self {
+            state,
+            stats,
+            jwt: state.jwt(),
+        }
+    }
+
+    /// Verifies JWTs with `verifier` (the state's keys merged with a JWKS set).
+    pub(crate) fn with_jwt(mut self, verifier: &'a JwtVerifier) -> Self {
+        self.jwt = Some(verifier);
+        self
     }
 }
 
 impl Verifier for StateVerifier<'_> {
     fn jwt(&self, token: &str) -> Result<Arc<Claims>, JwtError> {
-        let Some(verifier) = self.state.jwt() else {
+        let Some(verifier) = self.jwt else {
             return Err(JwtError::InvalidSignature);
         };
         self.stats.record_jwt_verification();

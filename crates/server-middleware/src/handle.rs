@@ -11,6 +11,7 @@ use http::HeaderMap;
 use tracing::Instrument;
 
 use crate::authenticate::{Rejection, authenticate};
+use crate::jwks::JwtKeys;
 use crate::layer::AuthLayer;
 use crate::pool::{KdfPool, PoolCounters, PoolSnapshot};
 use crate::state::AuthState;
@@ -42,6 +43,29 @@ pub(crate) struct Active {
     pub(crate) generation: u64,
     pub(crate) cache: Arc<VerificationCache>,
     pub(crate) pool: KdfPool,
+    /// The state's JWT keys merged with its JWKS set; `None` without JWT.
+    pub(crate) jwt: Option<JwtKeys>,
+}
+
+impl Active {
+    fn new(
+        state: AuthState,
+        generation: u64,
+        cache: Arc<VerificationCache>,
+        pool: KdfPool,
+    ) -> Self {
+        // Building the merged view starts the JWKS refresher when a runtime is at hand.
+        let jwt = state
+            .jwt()
+            .map(|verifier| JwtKeys::new(verifier.clone(), state.jwks().cloned()));
+        Self {
+            state: Arc::new(state),
+            generation,
+            cache,
+            pool,
+            jwt,
+        }
+    }
 }
 
 struct Shared {
@@ -107,12 +131,7 @@ impl AuthHandle {
         ));
         let pool = KdfPool::with_counters(*state.kdf_settings(), Arc::clone(&pool_counters));
         warn_open_classes(&state);
-        let active = Active {
-            generation: cache.generation(),
-            state: Arc::new(state),
-            cache,
-            pool,
-        };
+        let active = Active::new(state, cache.generation(), cache, pool);
         Self {
             shared: Arc::new(Shared {
                 active: ArcSwap::from_pointee(active),
@@ -166,6 +185,7 @@ impl AuthHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let old = self.shared.active.load_full();
+        let state = state.keep_running_jwks(&old.state);
         let cache = if old.cache.settings() == state.cache_settings() {
             Arc::clone(&old.cache)
         } else {
@@ -185,12 +205,9 @@ impl AuthHandle {
         // Generations only ever grow, also when the cache was rebuilt with a counter of its own.
         let generation = cache.invalidate_all().max(old.generation.wrapping_add(1));
         warn_open_classes(&state);
-        self.shared.active.store(Arc::new(Active {
-            state: Arc::new(state),
-            generation,
-            cache,
-            pool,
-        }));
+        self.shared
+            .active
+            .store(Arc::new(Active::new(state, generation, cache, pool)));
         tracing::info!(generation, "keygate configuration installed");
         generation
     }

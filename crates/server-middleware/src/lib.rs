@@ -44,6 +44,9 @@
 //! - [`AuthLayer`] / [`Auth`] enforce it per request; [`Authenticated`] and [`Claims`] extract
 //!   the result in handlers.
 //! - [`token_issuer_router`] serves `POST /auth/token` and `GET /.well-known/jwks.json`.
+//! - [`Jwks`] (via [`AuthStateBuilder::jwks_url`]) trusts the keys of a remote JWK set besides
+//!   the configured ones: refreshed every 10 min, refetched on an unknown `kid` (at most once per
+//!   10 s, one fetch at a time), the last good set kept when a fetch fails. See [`jwks`].
 //! - [`admin_router`] serves `/admin/status`, `/admin/reload` and `/admin/metrics`.
 //!
 //! # Costs
@@ -66,12 +69,18 @@
 //! - A refused reload answers 422 `reload_failed` (the message is the callback's error); without
 //!   a callback 501. The KDF pool and cache are rebuilt on reload only if their settings changed.
 //! - A shed request gets 503 `temporarily_unavailable` with `Retry-After: 1`; it is not cached.
+//! - A token whose `kid` is not in the JWKS set waits for the refetch it triggers (bounded by
+//!   [`JwksSettings::timeout`]) and is checked once more if the set changed. JWT outcomes are
+//!   cached per key-set version, so neither a cached failure hides a new key nor a cached
+//!   success outlives a withdrawn one. A reload with the same URL and settings keeps the
+//!   running `Jwks` and its keys.
 
 mod admin;
 mod authenticate;
 mod extract;
 mod handle;
 mod issuer;
+pub mod jwks;
 mod layer;
 mod pool;
 mod response;
@@ -88,12 +97,13 @@ pub use authenticate::Rejection;
 pub use extract::{Authenticated, Claims, ExtractError};
 pub use handle::{AuthHandle, BoxError, HandleStats, ReloadError};
 pub use issuer::{DEFAULT_TOKEN_TTL, Project, TokenIssuer, token_issuer_router};
+pub use jwks::{FetchError, Jwks, JwksError, JwksSettings};
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 pub use pool::{KdfError, KdfPool, KdfSettings, PoolSnapshot};
 pub use response::{RETRY_AFTER_SECONDS, denial_response, overloaded_response};
 pub use routes::RoutePrefixes;
 pub use state::{AuthState, AuthStateBuilder, StateError};
 pub use status::{
-    AdminStatus, CacheStatus, ClassStatus, IssuerStatus, JwtKeyStatus, JwtStatus, KdfStatus,
-    RoutesStatus, Status,
+    AdminStatus, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus, JwtKeyStatus,
+    JwtStatus, KdfStatus, RoutesStatus, Status,
 };

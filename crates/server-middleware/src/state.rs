@@ -6,6 +6,7 @@ use auth_core::jwt::JwtVerifier;
 use auth_core::policy::{ClassMechanisms, Mechanisms, RouteClass};
 
 use crate::issuer::TokenIssuer;
+use crate::jwks::{Jwks, JwksError, JwksSettings};
 use crate::pool::KdfSettings;
 use crate::routes::RoutePrefixes;
 
@@ -16,6 +17,7 @@ pub struct AuthState {
     ingest_keys: KeySet,
     consumption_keys: KeySet,
     jwt: Option<JwtVerifier>,
+    jwks: Option<Jwks>,
     admin: AdminCredential,
     issuer: Option<TokenIssuer>,
     routes: RoutePrefixes,
@@ -47,6 +49,12 @@ pub enum StateError {
     /// A KDF pool without workers.
     #[error("the key-derivation pool needs at least one worker")]
     NoKdfWorkers,
+    /// A JWKS URL without the issuer and audience its tokens are checked against.
+    #[error("jwks_url needs JWT settings: configure [jwt] issuer and audience")]
+    JwksWithoutJwt,
+    /// The JWKS URL cannot be used.
+    #[error(transparent)]
+    Jwks(#[from] JwksError),
 }
 
 /// Builds an [`AuthState`]; every part is optional and defaults to "not configured".
@@ -55,6 +63,8 @@ pub struct AuthStateBuilder {
     ingest_keys: KeySet,
     consumption_keys: KeySet,
     jwt: Option<JwtVerifier>,
+    jwks: Option<JwksSource>,
+    jwks_settings: JwksSettings,
     enforce_ingest: bool,
     enforce_consumption: bool,
     admin: AdminCredential,
@@ -88,10 +98,28 @@ impl AuthState {
         }
     }
 
-    /// The JWT verifier: the configured keys plus the token issuer's own key.
+    /// The JWT verifier: the configured keys plus the token issuer's own key. Keys of the
+    /// [`AuthState::jwks`] set are added to it for each verification.
     #[must_use]
     pub fn jwt(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()
+    }
+
+    /// The remote JWKS, if configured.
+    #[must_use]
+    pub fn jwks(&self) -> Option<&Jwks> {
+        self.jwks.as_ref()
+    }
+
+    /// Keeps `previous`'s JWKS when it fetches the same URL the same way, so a reload neither
+    /// forgets the fetched keys nor starts a second refresher.
+    pub(crate) fn keep_running_jwks(mut self, previous: &Self) -> Self {
+        if let (Some(new), Some(running)) = (&self.jwks, &previous.jwks)
+            && new.same_source(running)
+        {
+            self.jwks = Some(running.clone());
+        }
+        self
     }
 
     /// The admin credential.
@@ -160,6 +188,29 @@ impl AuthStateBuilder {
         self
     }
 
+    /// `[jwt] jwks_url`: a remote JWKS whose keys are trusted besides the verifier's (SPEC §4).
+    /// Needs JWT settings ([`AuthStateBuilder::jwt`], or the token issuer's claims); a verifier
+    /// without keys is fine. Checked by [`AuthStateBuilder::build`].
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks = Some(JwksSource::Url(url.into()));
+        self
+    }
+
+    /// Fetch schedule and limits for [`AuthStateBuilder::jwks_url`] (defaults: SPEC §4).
+    #[must_use]
+    pub fn jwks_settings(mut self, settings: JwksSettings) -> Self {
+        self.jwks_settings = settings;
+        self
+    }
+
+    /// A ready [`Jwks`] instead of a URL (e.g. one shared with other components).
+    #[must_use]
+    pub fn jwks(mut self, jwks: Jwks) -> Self {
+        self.jwks = Some(JwksSource::Ready(jwks));
+        self
+    }
+
     /// `enforce_on_all_ingest_apis`: JWT only on `ingest` routes.
     #[must_use]
     pub fn enforce_jwt_on_ingest(mut self, enforce: bool) -> Self {
@@ -217,7 +268,8 @@ impl AuthStateBuilder {
     ///
     /// # Errors
     /// [`StateError`] for an enforce flag without JWT, an issuer without `iss`/`aud`, a bad
-    /// route prefix or a pool without workers.
+    /// route prefix, a pool without workers, or a JWKS URL that is unusable or lacks JWT
+    /// settings.
     pub fn build(self) -> Result<AuthState, StateError> {
         if let Some(prefix) = self.routes.first_invalid() {
             return Err(StateError::InvalidRoutePrefix(prefix.to_owned()));
@@ -226,6 +278,12 @@ impl AuthStateBuilder {
             return Err(StateError::NoKdfWorkers);
         }
         let (jwt, issuer) = combine_jwt_and_issuer(self.jwt, self.issuer)?;
+        let jwks = match self.jwks {
+            None => None,
+            Some(_) if jwt.is_none() => return Err(StateError::JwksWithoutJwt),
+            Some(JwksSource::Ready(jwks)) => Some(jwks),
+            Some(JwksSource::Url(url)) => Some(Jwks::new(&url, self.jwks_settings)?),
+        };
         let has_jwt = jwt.is_some();
         for (enforced, flag) in [
             (self.enforce_ingest, "enforce_on_all_ingest_apis"),
@@ -252,6 +310,7 @@ impl AuthStateBuilder {
             ingest_keys: self.ingest_keys,
             consumption_keys: self.consumption_keys,
             jwt,
+            jwks,
             admin: self.admin,
             issuer,
             routes: self.routes,
@@ -281,4 +340,21 @@ fn combine_jwt_and_issuer(
     keys.push(issuer.signing_key().verifying_key().clone());
     let verifier = JwtVerifier::new(keys, settings.clone());
     Ok((Some(verifier), Some(issuer.with_claims(settings))))
+}
+
+/// Where the builder's JWKS comes from.
+#[derive(Clone)]
+enum JwksSource {
+    Url(String),
+    Ready(Jwks),
+}
+
+impl std::fmt::Debug for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The URL may carry credentials; it is checked (and shown redacted) once built.
+            Self::Url(_) => f.write_str("Url(..)"),
+            Self::Ready(jwks) => jwks.fmt(f),
+        }
+    }
 }

@@ -6,6 +6,7 @@ use auth_core::policy::ClassMechanisms;
 use serde::Serialize;
 
 use crate::handle::AuthHandle;
+use crate::jwks::Jwks;
 use crate::pool::PoolSnapshot;
 
 /// The report `GET /admin/status` serves.
@@ -64,8 +65,47 @@ pub struct JwtStatus {
     pub audience: String,
     /// Allowed clock skew.
     pub leeway_seconds: u64,
-    /// Trusted keys: algorithm and `kid` (none for PEM-configured keys).
+    /// Static trusted keys (PEM-configured ones have no `kid`; the token issuer's has its
+    /// thumbprint). Keys fetched from a JWKS are listed under `jwks`.
     pub keys: Vec<JwtKeyStatus>,
+    /// The remote JWKS, if configured.
+    pub jwks: Option<JwksStatus>,
+}
+
+/// A remote JWKS (`[jwt] jwks_url`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JwksStatus {
+    /// The URL, with user info and query redacted.
+    pub url: String,
+    /// Version of the key set in use (grows when a fetch brings a different set).
+    pub version: u64,
+    /// Keys of the set in use: the last good one.
+    pub keys: Vec<JwtKeyStatus>,
+    /// Fetches made.
+    pub fetches: u64,
+    /// Fetches that failed.
+    pub failures: u64,
+    /// When the last successful fetch ended (Unix seconds).
+    pub last_success_unix: Option<u64>,
+    /// The last fetch, successful or not.
+    pub last_fetch: Option<JwksFetchStatus>,
+    /// Time between periodic refreshes.
+    pub refresh_interval_seconds: u64,
+}
+
+/// One JWKS fetch.
+#[derive(Debug, Clone, Serialize)]
+pub struct JwksFetchStatus {
+    /// When it ended (Unix seconds).
+    pub at_unix: u64,
+    /// `periodic`, `unknown_kid` or `manual`.
+    pub trigger: &'static str,
+    /// `ok` or `failed`.
+    pub outcome: &'static str,
+    /// Usable keys it brought, when it succeeded.
+    pub keys: Option<usize>,
+    /// Why it failed (never the URL or a secret).
+    pub error: Option<String>,
 }
 
 /// One trusted JWT key.
@@ -189,6 +229,7 @@ impl Status {
                         kid: k.kid().map(str::to_owned),
                     })
                     .collect(),
+                jwks: state.jwks().map(Jwks::status),
             }),
             token_issuer: state.issuer().map(|i| IssuerStatus {
                 kid: i.signing_key().kid().to_owned(),

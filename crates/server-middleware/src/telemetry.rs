@@ -26,6 +26,10 @@ pub const JWT_DURATION_SECONDS: &str = "keygate_jwt_verify_duration_seconds";
 /// `invalid_request`, `overloaded`).
 pub const TOKENS_ISSUED_TOTAL: &str = "keygate_token_requests_total";
 
+/// Counter: remote JWKS fetches, labelled `trigger` (`periodic`, `unknown_kid`, `manual`) and
+/// `outcome` (`ok`, `failed`).
+pub const JWKS_FETCHES_TOTAL: &str = "keygate_jwks_fetches_total";
+
 /// Registers descriptions and units of every keygate metric with the installed recorder.
 pub fn describe_metrics() {
     use metrics::{Unit, describe_counter, describe_histogram};
@@ -52,6 +56,10 @@ pub fn describe_metrics() {
         "Duration of one JWT verification"
     );
     describe_counter!(TOKENS_ISSUED_TOTAL, "Token endpoint requests by outcome");
+    describe_counter!(
+        JWKS_FETCHES_TOTAL,
+        "Remote JWKS fetches by trigger and outcome"
+    );
 }
 
 const CLASSES: [&str; 3] = ["ingest", "consumption", "admin"];
@@ -150,6 +158,11 @@ pub(crate) fn jwt_verified(elapsed: Duration) {
 
 pub(crate) fn token_request(outcome: &'static str) {
     metrics::counter!(TOKENS_ISSUED_TOTAL, "outcome" => outcome).increment(1);
+}
+
+pub(crate) fn jwks_fetch(trigger: &'static str, ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    metrics::counter!(JWKS_FETCHES_TOTAL, "trigger" => trigger, "outcome" => outcome).increment(1);
 }
 
 /// The span every protected request's authentication runs in. Fields are filled in by

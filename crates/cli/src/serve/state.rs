@@ -41,7 +41,12 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
         }
         None => None,
     };
-    let state = AuthState::builder()
+    let mut builder = AuthState::builder();
+    if let Some(url) = config.jwks_url() {
+        // Keys are fetched by the server (refreshed every 10 min, refetched on unknown kids).
+        builder = builder.jwks_url(url);
+    }
+    let state = builder
         .ingest_keys(config.ingest_keys().clone())
         .consumption_keys(config.consumption_keys().clone())
         .jwt(config.jwt_verifier().cloned())
@@ -91,5 +96,39 @@ fn admin_source(state: &AuthState) -> &'static str {
         auth_core::apikey::AdminCredential::Plain { source, .. } => source,
         auth_core::apikey::AdminCredential::Hashed(_) => "[authentication] admin_api_key",
         _ => "none",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_config::{Env, LoadOptions};
+
+    use super::*;
+
+    #[test]
+    fn a_jwks_url_alone_is_a_usable_jwt_configuration() {
+        let dir = tempfile::tempdir().unwrap();
+        let env = Env::from_pairs([
+            (
+                "MOOSE_JWT__JWKS_URL",
+                "https://idp.test/.well-known/jwks.json",
+            ),
+            ("MOOSE_JWT_ISSUER", "https://idp.test"),
+            ("MOOSE_JWT_AUDIENCE", "api"),
+            ("MOOSE_JWT__ENFORCE_ON_ALL_INGEST_APIS", "true"),
+        ]);
+        let options = LoadOptions::new().with_directory(dir.path()).with_env(env);
+        let config = Config::load(&options).unwrap();
+
+        let state = from_config(&config, None).unwrap();
+
+        assert_eq!(
+            state.jwks().map(server_middleware::Jwks::url),
+            Some("https://idp.test/.well-known/jwks.json")
+        );
+        assert!(state.jwt().unwrap().keys().is_empty());
+        let ingest = state.mechanisms().ingest;
+        assert!(ingest.jwt && ingest.enforce_jwt);
+        assert!(state.mechanisms().consumption.jwt);
     }
 }
