@@ -60,8 +60,8 @@ impl Config {
     /// The JWT verifier, when a key source (`jwt.secret`, `jwt.jwks_url` or the token issuer's
     /// key) is configured with issuer and audience. It holds the PEM key (no `kid`) and the token
     /// issuer's public key (`kid` = its thumbprint). With only `jwks_url`, it has no keys: the
-    /// server fetches them and adds them with [`JwtVerifier::with_additional_keys`] (which keeps
-    /// the issuer's key, unlike [`JwtVerifier::with_keyed_keys`]).
+    /// server fetches them and adds them with [`JwtVerifier::with_additional_keys`], which keeps
+    /// the issuer's key.
     #[must_use]
     pub fn jwt_verifier(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()

@@ -374,3 +374,55 @@ async fn the_token_command_exchanges_a_project_key() {
     assert_eq!(code(&bad), 1);
     assert!(stderr(&bad).contains("refused"), "{}", stderr(&bad));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jwt_verify_and_serve_trust_keys_from_a_remote_jwks() {
+    use auth_core::jwt::{JwtAlgorithm, SigningKey, generate_key_pair};
+    let pair = generate_key_pair(JwtAlgorithm::Es256).unwrap();
+    let signer = SigningKey::from_pem(pair.private_pem.expose_secret()).unwrap();
+    let jwks = serde_json::json!({ "keys": [signer.verifying_key().to_jwk().unwrap()] });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let idp = listener.local_addr().unwrap();
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || async move { axum::Json(jwks) }),
+    );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("moose.config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[jwt]\njwks_url = \"http://{idp}/jwks.json\"\nissuer = \"https://idp/\"\naudience = \"app\"\n\
+             enforce_on_all_consumptions_apis = true\n"
+        ),
+    )
+    .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token = signer
+        .sign(&serde_json::json!({ "iss": "https://idp/", "aud": "app", "sub": "carol", "exp": now + 600 }))
+        .unwrap();
+
+    let verified = tokio::task::spawn_blocking({
+        let (config, token) = (config.clone(), token.clone());
+        move || {
+            run(keygate()
+                .args(["jwt", "verify", "--config"])
+                .arg(config)
+                .arg(token))
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(code(&verified), 0, "{}", stderr(&verified));
+    let claims: Value = serde_json::from_slice(&verified.stdout).unwrap();
+    assert_eq!(claims["sub"], "carol");
+
+    let server = Server::start(&mut serve(dir.path()));
+    let (status, body) = get_json(&server.url("/api/orders"), &token).await;
+    assert_eq!((status, body["subject"].as_str()), (200, Some("carol")));
+}

@@ -121,26 +121,8 @@ impl JwtVerifier {
         &self.keys
     }
 
-    /// A copy with `keys` replacing the keys that carry a `kid` (a JWKS refresh); kid-less
-    /// (PEM-configured) keys are kept.
-    #[must_use]
-    pub fn with_keyed_keys(&self, keys: Vec<VerifyingKey>) -> Self {
-        let mut all: Vec<_> = self
-            .keys
-            .iter()
-            .filter(|k| k.kid.is_none())
-            .cloned()
-            .collect();
-        all.extend(keys);
-        Self {
-            keys: all,
-            settings: self.settings.clone(),
-        }
-    }
-
     /// A copy with `keys` added to every key this verifier has (a JWKS holder's view: the
     /// configured PEM keys and the token issuer's own key, which has a `kid` too, stay trusted).
-    /// Unlike [`JwtVerifier::with_keyed_keys`], nothing is replaced.
     #[must_use]
     pub fn with_additional_keys(&self, keys: impl IntoIterator<Item = VerifyingKey>) -> Self {
         let mut all = self.keys.clone();
@@ -291,12 +273,5 @@ mod tests {
         assert_eq!(merged.settings(), base.settings());
         assert!(merged.verify(&token(&issuer, now), now).is_ok());
         assert!(merged.verify(&token(&remote, now), now).is_ok());
-
-        // The replacing variant drops the issuer's key, which also carries a kid.
-        let replaced = base.with_keyed_keys(vec![remote.verifying_key().clone()]);
-        assert_eq!(
-            replaced.verify(&token(&issuer, now), now).unwrap_err(),
-            JwtError::UnknownKeyId
-        );
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
-use auth_core::jwt::{JwtAlgorithm, SigningKey, generate_key_pair};
+use auth_core::jwt::{JwtAlgorithm, JwtVerifier, SigningKey, generate_key_pair};
 use auth_core::secrecy::ExposeSecret;
 use serde_json::{Map, Value};
 
@@ -89,10 +89,14 @@ fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<O
     let config = super::config::load(&super::config::options(config))?;
     let verifier = config.jwt_verifier().ok_or_else(|| {
         usage(
-            "no JWT verification is configured: set [jwt] secret, issuer and audience \
+            "no JWT verification is configured: set [jwt] secret (or jwks_url), issuer and audience \
              (or MOOSE_JWT_PUBLIC_KEY, MOOSE_JWT_ISSUER, MOOSE_JWT_AUDIENCE)",
         )
     })?;
+    let verifier = match config.jwks_url() {
+        Some(url) => with_remote_keys(verifier, url)?,
+        None => verifier.clone(),
+    };
     let token = crate::input::value_or_stdin(token, "JWT")?;
     match verifier.verify(token.trim(), unix_now()) {
         Ok(claims) => {
@@ -107,6 +111,16 @@ fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<O
             Ok(Outcome::Negative)
         }
     }
+}
+
+/// Fetches `[jwt] jwks_url` once, as the server would, and trusts its keys too.
+fn with_remote_keys(verifier: &JwtVerifier, url: &str) -> Result<JwtVerifier> {
+    let jwks = server_middleware::Jwks::new(url, server_middleware::JwksSettings::default())
+        .map_err(|e| usage(format!("[jwt] jwks_url: {e}")))?;
+    super::runtime()?
+        .block_on(jwks.refresh())
+        .context("could not fetch the JWKS of [jwt] jwks_url")?;
+    Ok(verifier.with_additional_keys(jwks.keys()))
 }
 
 pub(crate) fn unix_now() -> u64 {

@@ -25,7 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
 }
 
 /// A small runtime for the commands that talk HTTP.
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
