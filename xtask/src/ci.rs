@@ -17,7 +17,15 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
     let cases = cases.to_string();
     if has_program("cargo-nextest", &["nextest", "--version"]) {
         run(cargo()
-            .args(["nextest", "run", "--workspace", "--lib", "--bins", "--tests", "--no-fail-fast"])
+            .args([
+                "nextest",
+                "run",
+                "--workspace",
+                "--lib",
+                "--bins",
+                "--tests",
+                "--no-fail-fast",
+            ])
             .env("PROPTEST_CASES", &cases))?;
     } else {
         run(cargo()
@@ -25,13 +33,22 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
             .env("PROPTEST_CASES", &cases))?;
     }
     // nextest does not run doc tests; cargo test does them separately either way.
-    run(cargo().args(["test", "--workspace", "--doc"]).env("PROPTEST_CASES", &cases))
+    run(cargo()
+        .args(["test", "--workspace", "--doc"])
+        .env("PROPTEST_CASES", &cases))
 }
 
 /// Everything CI checks, in order of cost.
 pub(crate) fn ci(args: &[String]) -> Result<()> {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     test(args)?;
     crate::fuzz::smoke()
 }

@@ -35,13 +35,35 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
     let duration = format!("{seconds}s");
     let open = wrk(&format!("{base}/hello"), None, &duration, None)?;
-    let api_key = wrk(&format!("{base}/api/load"), Some(&creds.api_key), &duration, None)?;
-    let jwt = wrk(&format!("{base}/ingest/load"), Some(&creds.jwt), &duration, None)?;
+    let api_key = wrk(
+        &format!("{base}/api/load"),
+        Some(&creds.api_key),
+        &duration,
+        None,
+    )?;
+    let jwt = wrk(
+        &format!("{base}/ingest/load"),
+        Some(&creds.jwt),
+        &duration,
+        None,
+    )?;
     let flood_script = work.join("flood.lua");
     std::fs::write(&flood_script, FLOOD_LUA)?;
     let (during_flood, flood) = std::thread::scope(|scope| {
-        let flood = scope.spawn(|| wrk(&format!("{base}/api/load"), None, &duration, Some(&flood_script)));
-        let valid = wrk(&format!("{base}/api/load"), Some(&creds.api_key), &duration, None);
+        let flood = scope.spawn(|| {
+            wrk(
+                &format!("{base}/api/load"),
+                None,
+                &duration,
+                Some(&flood_script),
+            )
+        });
+        let valid = wrk(
+            &format!("{base}/api/load"),
+            Some(&creds.api_key),
+            &duration,
+            None,
+        );
         (valid, flood.join())
     });
     let during_flood = during_flood?;
@@ -61,13 +83,30 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         println!("| {name} | {:.0} | {} | {} |", r.rate, r.p99, r.non_2xx);
     }
     let ratio = |a: &WrkResult, b: &WrkResult| a.rate / b.rate.max(1.0);
-    println!("\nAPI key / open: {:.2} (goal >= 0.90)", ratio(&api_key, &open));
+    println!(
+        "\nAPI key / open: {:.2} (goal >= 0.90)",
+        ratio(&api_key, &open)
+    );
     println!("JWT / open: {:.2} (goal >= 0.90)", ratio(&jwt, &open));
-    println!("valid during flood / alone: {:.2} (goal >= 0.80)", ratio(&during_flood, &api_key));
-    println!("server memory: VmRSS {} KiB, peak VmHWM {} KiB", rss.0, rss.1);
-    for (name, r) in [("open", &open), ("API key", &api_key), ("JWT", &jwt), ("during flood", &during_flood)] {
+    println!(
+        "valid during flood / alone: {:.2} (goal >= 0.80)",
+        ratio(&during_flood, &api_key)
+    );
+    println!(
+        "server memory: VmRSS {} KiB, peak VmHWM {} KiB",
+        rss.0, rss.1
+    );
+    for (name, r) in [
+        ("open", &open),
+        ("API key", &api_key),
+        ("JWT", &jwt),
+        ("during flood", &during_flood),
+    ] {
         if r.non_2xx > 0 {
-            bail!("{name} run saw {} non-2xx responses: valid traffic must all succeed", r.non_2xx);
+            bail!(
+                "{name} run saw {} non-2xx responses: valid traffic must all succeed",
+                r.non_2xx
+            );
         }
     }
     if flood.requests > 0 && flood.non_2xx == 0 {
@@ -120,15 +159,28 @@ struct Credentials {
 impl Credentials {
     fn create(keygate: &Path, work: &Path) -> Result<Self> {
         let json: serde_json::Value =
-            serde_json::from_str(&output(Command::new(keygate).args(["generate", "hash-token", "--json"]))?)?;
+            serde_json::from_str(&output(Command::new(keygate).args([
+                "generate",
+                "hash-token",
+                "--json",
+            ]))?)?;
         let text = |name: &str| {
-            json.get(name).and_then(serde_json::Value::as_str).map(str::to_owned).context("unexpected JSON")
+            json.get(name)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned)
+                .context("unexpected JSON")
         };
         let keys = work.join("keys");
-        output(Command::new(keygate).args(["jwt", "keygen", "--force", "--out"]).arg(&keys))?;
+        output(
+            Command::new(keygate)
+                .args(["jwt", "keygen", "--force", "--out"])
+                .arg(&keys),
+        )?;
         let jwt = output(
             Command::new(keygate)
-                .args(["jwt", "sign", "--iss", "load", "--aud", "load", "--sub", "load", "--key"])
+                .args([
+                    "jwt", "sign", "--iss", "load", "--aud", "load", "--sub", "load", "--key",
+                ])
                 .arg(keys.join("private.pem")),
         )?;
         Ok(Self {
@@ -158,7 +210,13 @@ impl Gateway {
     fn start(keygate: &Path, creds: &Credentials, upstream: SocketAddr) -> Result<Self> {
         let addr = free_port()?;
         let child = Command::new(keygate)
-            .args(["serve", "--listen", &addr.to_string(), "--upstream", &format!("http://{upstream}")])
+            .args([
+                "serve",
+                "--listen",
+                &addr.to_string(),
+                "--upstream",
+                &format!("http://{upstream}"),
+            ])
             .env("MOOSE_CONSUMPTION_API_KEY", &creds.api_key_hash)
             .env("MOOSE_JWT_PUBLIC_KEY", &creds.public_pem)
             .env("MOOSE_JWT_ISSUER", "load")
@@ -211,7 +269,10 @@ fn health_ok(addr: SocketAddr) -> bool {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    if stream.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n").is_err() {
+    if stream
+        .write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
         return false;
     }
     let mut head = [0u8; 12];
@@ -228,7 +289,16 @@ struct WrkResult {
 
 fn wrk(url: &str, token: Option<&str>, duration: &str, script: Option<&Path>) -> Result<WrkResult> {
     let mut cmd = Command::new("wrk");
-    cmd.args(["-t1", "-c", CONNECTIONS, "-d", duration, "--latency", "--timeout", "5s"]);
+    cmd.args([
+        "-t1",
+        "-c",
+        CONNECTIONS,
+        "-d",
+        duration,
+        "--latency",
+        "--timeout",
+        "5s",
+    ]);
     if let Some(token) = token {
         cmd.args(["-H", &format!("Authorization: Bearer {token}")]);
     }
@@ -241,9 +311,12 @@ fn wrk(url: &str, token: Option<&str>, duration: &str, script: Option<&Path>) ->
         bail!("wrk failed: {}", String::from_utf8_lossy(&out.stderr));
     }
     let find = |prefix: &str| {
-        text.lines().find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|v| v.trim().to_owned()))
     };
-    let rate = find("Requests/sec:").and_then(|v| v.parse().ok()).context("wrk printed no Requests/sec")?;
+    let rate = find("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .context("wrk printed no Requests/sec")?;
     let p99 = find("99%").unwrap_or_else(|| "?".into());
     let requests = text
         .lines()
@@ -251,8 +324,15 @@ fn wrk(url: &str, token: Option<&str>, duration: &str, script: Option<&Path>) ->
         .and_then(|l| l.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
-    let non_2xx = find("Non-2xx or 3xx responses:").and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(WrkResult { rate, p99, requests, non_2xx })
+    let non_2xx = find("Non-2xx or 3xx responses:")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    Ok(WrkResult {
+        rate,
+        p99,
+        requests,
+        non_2xx,
+    })
 }
 
 mod upstream {
@@ -272,7 +352,9 @@ mod upstream {
             .context("could not start the upstream runtime")?;
         std::thread::spawn(move || {
             runtime.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
                 let app = axum::Router::new().fallback(|| async { "ok" });
                 let _ = axum::serve(listener, app).await;
             });

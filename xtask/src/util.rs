@@ -8,7 +8,9 @@ use anyhow::{Context, Result, bail};
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn workspace_root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map_or(manifest_dir.clone(), PathBuf::from)
+    manifest_dir
+        .parent()
+        .map_or(manifest_dir.clone(), PathBuf::from)
 }
 
 /// A `cargo` command run from the workspace root.
@@ -21,7 +23,9 @@ pub(crate) fn cargo() -> Command {
 /// Runs `cmd`, echoing it first; fails when it exits non-zero.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", display(cmd));
-    let status = cmd.status().with_context(|| format!("could not start `{}`", display(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("could not start `{}`", display(cmd)))?;
     if !status.success() {
         bail!("`{}` failed with {status}", display(cmd));
     }
@@ -49,5 +53,8 @@ fn display(cmd: &Command) -> String {
 
 /// Value of `--name VALUE` in `args`.
 pub(crate) fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map(String::as_str)
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
 }
