@@ -137,17 +137,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 
 /// The first argument that is neither a flag nor a flag's value (a criterion filter).
 fn positional(args: &[String]) -> Option<&str> {
-    let mut skip_next = false;
-    for arg in args {
-        if skip_next {
-            skip_next = false;
-        } else if arg == "--save-baseline" || arg == "--baseline" {
-            skip_next = true;
-        } else if !arg.starts_with("--") {
-            return Some(arg);
-        }
-    }
-    None
+    crate::util::positional(args, &["--save-baseline", "--baseline"])
 }
 
 fn target_dir() -> PathBuf {

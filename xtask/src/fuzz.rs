@@ -56,17 +56,7 @@ pub(crate) fn smoke() -> Result<()> {
 
 /// The first argument that is neither a flag nor a flag's value.
 fn positional(args: &[String]) -> Option<&str> {
-    let mut skip_next = false;
-    for arg in args {
-        if skip_next {
-            skip_next = false;
-        } else if arg.starts_with("--") {
-            skip_next = true;
-        } else {
-            return Some(arg);
-        }
-    }
-    None
+    crate::util::positional(args, &["--time", "--sanitizer"])
 }
 
 fn campaign(only: Option<&str>, seconds: u64, sanitizer: &str) -> Result<()> {

@@ -58,3 +58,18 @@ pub(crate) fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> 
         .and_then(|i| args.get(i + 1))
         .map(String::as_str)
 }
+
+/// The first argument that is neither a flag nor the value of one of `flags_with_values`.
+pub(crate) fn positional<'a>(args: &'a [String], flags_with_values: &[&str]) -> Option<&'a str> {
+    let mut skip_next = false;
+    for arg in args {
+        if skip_next {
+            skip_next = false;
+        } else if flags_with_values.contains(&arg.as_str()) {
+            skip_next = true;
+        } else if !arg.starts_with("--") {
+            return Some(arg);
+        }
+    }
+    None
+}
