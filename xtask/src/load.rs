@@ -18,6 +18,10 @@ use crate::util::{cargo, flag_value, has_program, run as run_cmd, workspace_root
 /// Default seconds per wrk run; every run is bounded by it.
 const DEFAULT_SECONDS: u64 = 10;
 const CONNECTIONS: &str = "32";
+/// The flood's connections; each waits [`FLOOD_DELAY_MS`] between requests, so the flood is a
+/// fixed attack rate (about 8 × 1000 / 4 = 2000 bad tokens/s) rather than "as fast as the
+/// load generator can go", which on a small machine mostly measures wrk competing for CPU.
+const FLOOD_CONNECTIONS: &str = "8";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let seconds = match flag_value(args, "--time") {
@@ -115,9 +119,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// Random bad bearer tokens, a new one per request.
+/// Random bad bearer tokens in the `moose` shape (so each one costs the server a PBKDF2 run), a
+/// new one per request, paced by `delay`.
 const FLOOD_LUA: &str = r#"
 math.randomseed(os.time())
+delay = function() return 4 end
 local chars = "0123456789abcdef"
 request = function()
   local t = {}
@@ -288,11 +294,16 @@ struct WrkResult {
 }
 
 fn wrk(url: &str, token: Option<&str>, duration: &str, script: Option<&Path>) -> Result<WrkResult> {
+    let connections = if script.is_some() {
+        FLOOD_CONNECTIONS
+    } else {
+        CONNECTIONS
+    };
     let mut cmd = Command::new("wrk");
     cmd.args([
         "-t1",
         "-c",
-        CONNECTIONS,
+        connections,
         "-d",
         duration,
         "--latency",
