@@ -100,7 +100,7 @@ pub use issuer::{DEFAULT_TOKEN_TTL, Project, TokenIssuer, token_issuer_router};
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings};
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 pub use pool::{KdfError, KdfPool, KdfSettings, PoolSnapshot};
-pub use response::{RETRY_AFTER_SECONDS, denial_response, overloaded_response};
+pub use response::{RETRY_AFTER_SECONDS, denial_response, error_response, overloaded_response};
 pub use routes::RoutePrefixes;
 pub use state::{AuthState, AuthStateBuilder, StateError};
 pub use status::{

@@ -66,8 +66,9 @@ pub fn overloaded_response<B: From<Bytes>>() -> Response<B> {
     response
 }
 
-/// A JSON `{"error", "message"}` response.
-pub(crate) fn error_response<B: From<Bytes>>(
+/// A JSON `{"error", "message"}` response, the body shape of every error keygate writes.
+#[must_use]
+pub fn error_response<B: From<Bytes>>(
     status: StatusCode,
     code: &str,
     message: &str,

@@ -3,7 +3,7 @@
 pub(crate) mod config;
 mod generate;
 mod hash;
-mod jwt;
+pub(crate) mod jwt;
 mod remote;
 mod token;
 

@@ -2,7 +2,6 @@
 //! prints them with curl lines that work as printed.
 
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
 use auth_core::apikey::{AdminCredential, KeySet, StoredKey, generate_moose};
@@ -33,9 +32,7 @@ impl DevMode {
         let project = generate_moose()?;
         let pair = generate_key_pair(JwtAlgorithm::Rs256)?;
         let signing_key = SigningKey::from_pem(pair.private_pem.expose_secret())?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = crate::commands::jwt::unix_now();
         let jwt = signing_key.sign(&serde_json::json!({
             "iss": DEV_ISSUER,
             "aud": DEV_AUDIENCE,

@@ -6,12 +6,13 @@ use anyhow::{Result, bail};
 use auth_core::policy::Principal;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use server_middleware::error_response;
 
 /// Headers keygate sets for the upstream; any a client sent are removed so they cannot be forged.
 pub(crate) const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subject");
@@ -84,7 +85,7 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
     let principal = request.extensions().get::<Principal>().cloned();
     let (mut parts, body) = request.into_parts();
     let Some(target) = upstream.target(&parts.uri) else {
-        return error(
+        return error_response(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the request path cannot be forwarded",
@@ -113,12 +114,12 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, Body::new(body))
         }
-        Ok(Err(_)) => error(
+        Ok(Err(_)) => error_response(
             StatusCode::BAD_GATEWAY,
             "bad_gateway",
             "the upstream service is unreachable",
         ),
-        Err(_) => error(
+        Err(_) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "gateway_timeout",
             "the upstream service did not answer in time",
@@ -141,12 +142,4 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in HOP_BY_HOP {
         headers.remove(name);
     }
-}
-
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        axum::Json(serde_json::json!({ "error": code, "message": message })),
-    )
-        .into_response()
 }
