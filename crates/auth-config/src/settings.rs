@@ -51,6 +51,20 @@ pub struct ServerSettings {
     /// Upstream to proxy authenticated requests to (`upstream`, an `http(s)://` URL); `None`
     /// = built-in echo handlers.
     pub upstream: Option<String>,
+    /// `request_head_timeout_seconds` (default 10).
+    pub request_head_timeout_seconds: u64,
+    /// `keep_alive_timeout_seconds` (default 60).
+    pub keep_alive_timeout_seconds: u64,
+    /// `client_body_timeout_seconds` (default 30).
+    pub client_body_timeout_seconds: u64,
+    /// `upstream_timeout_seconds` (default 60).
+    pub upstream_timeout_seconds: u64,
+    /// `max_connections` (default 10000).
+    pub max_connections: usize,
+    /// `shutdown_timeout_seconds` (default 30).
+    pub shutdown_timeout_seconds: u64,
+    /// `underscores_in_headers` (default false).
+    pub underscores_in_headers: bool,
 }
 
 impl ServerSettings {
@@ -64,6 +78,13 @@ impl Default for ServerSettings {
         Self {
             listen: Self::DEFAULT_LISTEN,
             upstream: None,
+            request_head_timeout_seconds: 10,
+            keep_alive_timeout_seconds: 60,
+            client_body_timeout_seconds: 30,
+            upstream_timeout_seconds: 60,
+            max_connections: 10_000,
+            shutdown_timeout_seconds: 30,
+            underscores_in_headers: false,
         }
     }
 }

@@ -4,7 +4,9 @@ pub mod apikey;
 pub mod header;
 pub mod jwt;
 pub mod kdf;
+pub mod path;
 pub mod policy;
+pub mod routes;
 
 pub use secrecy;
 

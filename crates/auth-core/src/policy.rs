@@ -148,6 +148,9 @@ pub enum InvalidReason {
     NotAJwt,
     /// No admin credential is configured, so admin requests are always refused.
     AdminNotConfigured,
+    /// The token is valid, but its subject cannot be passed upstream as a header value
+    /// (control characters, or white space at either end).
+    SubjectNotForwardable,
 }
 
 impl fmt::Display for InvalidReason {
@@ -158,6 +161,9 @@ impl fmt::Display for InvalidReason {
             Self::JwtRequired => f.write_str("this route accepts only JWTs"),
             Self::NotAJwt => f.write_str("the token is not a JWT"),
             Self::AdminNotConfigured => f.write_str("admin access is not configured"),
+            Self::SubjectNotForwardable => {
+                f.write_str("the token's subject cannot be passed to the upstream service")
+            }
         }
     }
 }

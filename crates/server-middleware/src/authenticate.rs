@@ -9,6 +9,7 @@ use auth_cache::verify::{Outcome, VerifyStats};
 use auth_core::apikey::{AdminCredential, ApiKeyError, KeyId, KeySet, token_format};
 use auth_core::header::Credentials;
 use auth_core::jwt::{Claims, JwtError, JwtVerifier, looks_like_jwt};
+use auth_core::path::PathError;
 use auth_core::policy::{
     Denial, InvalidReason, Plan, Principal, RouteClass, Step, Verifier, combine_failures, plan,
     run_step,
@@ -30,6 +31,8 @@ pub enum Rejection {
     Denied(Denial),
     /// Verifying it needs the KDF pool, which is full (or failing): 503 with `Retry-After`.
     Overloaded,
+    /// Its path cannot be judged safely (see [`auth_core::path`]): 400 `invalid_request`.
+    InvalidPath(PathError),
 }
 
 impl From<KdfError> for Rejection {

@@ -244,7 +244,11 @@ impl AuthHandle {
     /// [`Rejection`] describing the response to send.
     pub async fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Principal, Rejection> {
         let active = self.active();
-        let class = active.state.routes().classify(path);
+        let class = active
+            .state
+            .routes()
+            .classify(path)
+            .map_err(Rejection::InvalidPath)?;
         if class == RouteClass::Public {
             return Ok(Principal::Public);
         }

@@ -77,6 +77,7 @@
 
 mod admin;
 mod authenticate;
+mod canonical;
 mod extract;
 mod handle;
 mod issuer;
@@ -84,7 +85,6 @@ pub mod jwks;
 mod layer;
 mod pool;
 mod response;
-mod routes;
 mod state;
 mod status;
 pub mod telemetry;
@@ -94,16 +94,19 @@ pub use auth_core;
 
 pub use admin::{admin_router, install_prometheus_recorder};
 pub use authenticate::Rejection;
+pub use canonical::{CanonicalFuture, CanonicalRequest, CanonicalRequestLayer};
 pub use extract::{Authenticated, Claims, ExtractError};
 pub use handle::{AuthHandle, BoxError, HandleStats, ReloadError};
 pub use issuer::{DEFAULT_TOKEN_TTL, Project, TokenIssuer, token_issuer_router};
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings};
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 pub use pool::{KdfError, KdfPool, KdfSettings, PoolSnapshot};
-pub use response::{RETRY_AFTER_SECONDS, denial_response, error_response, overloaded_response};
-pub use routes::RoutePrefixes;
+pub use response::{
+    RETRY_AFTER_SECONDS, denial_response, error_response, invalid_path_response,
+    overloaded_response,
+};
 pub use state::{AuthState, AuthStateBuilder, StateError};
 pub use status::{
     AdminStatus, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus, JwtKeyStatus,
-    JwtStatus, KdfStatus, RoutesStatus, Status,
+    JwtStatus, KdfStatus, RouteStatus, Status,
 };

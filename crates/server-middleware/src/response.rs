@@ -1,5 +1,6 @@
 //! Responses the middleware writes itself: RFC 6750 denials, load shedding, JSON errors.
 
+use auth_core::path::PathError;
 use auth_core::policy::Denial;
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
@@ -19,6 +20,7 @@ impl Rejection {
                 StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::InvalidPath(_) => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -29,6 +31,7 @@ impl Rejection {
         match self {
             Self::Denied(denial) => denial_response(denial),
             Self::Overloaded => overloaded_response(),
+            Self::InvalidPath(error) => invalid_path_response(*error),
         }
     }
 }
@@ -50,6 +53,16 @@ pub fn denial_response<B: From<Bytes>>(denial: &Denial) -> Response<B> {
     );
     response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
     response
+}
+
+/// 400 `invalid_request` for a path that cannot be judged safely.
+#[must_use]
+pub fn invalid_path_response<B: From<Bytes>>(error: PathError) -> Response<B> {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        &error.to_string(),
+    )
 }
 
 /// 503 with `Retry-After` and a JSON body.

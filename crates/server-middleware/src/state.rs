@@ -4,11 +4,11 @@ use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet};
 use auth_core::jwt::JwtVerifier;
 use auth_core::policy::{ClassMechanisms, Mechanisms, RouteClass};
+use auth_core::routes::RouteRules;
 
 use crate::issuer::TokenIssuer;
 use crate::jwks::{Jwks, JwksError, JwksSettings};
 use crate::pool::KdfSettings;
-use crate::routes::RoutePrefixes;
 
 /// The whole authentication configuration of a server. Built by [`AuthStateBuilder`], which
 /// checks it; the embedding application maps its own configuration onto the builder.
@@ -20,7 +20,7 @@ pub struct AuthState {
     jwks: Option<Jwks>,
     admin: AdminCredential,
     issuer: Option<TokenIssuer>,
-    routes: RoutePrefixes,
+    routes: RouteRules,
     cache: CacheSettings,
     kdf: KdfSettings,
     mechanisms: Mechanisms,
@@ -43,9 +43,6 @@ pub enum StateError {
         "the token issuer needs an issuer and audience: configure [jwt] issuer and audience, or give the issuer its own claims"
     )]
     IssuerWithoutClaims,
-    /// A route prefix that does not start with `/`.
-    #[error("route prefix {0:?} must start with '/' and name a path")]
-    InvalidRoutePrefix(String),
     /// A KDF pool without workers.
     #[error("the key-derivation pool needs at least one worker")]
     NoKdfWorkers,
@@ -69,7 +66,7 @@ pub struct AuthStateBuilder {
     enforce_consumption: bool,
     admin: AdminCredential,
     issuer: Option<TokenIssuer>,
-    routes: RoutePrefixes,
+    routes: RouteRules,
     cache: CacheSettings,
     kdf: KdfSettings,
 }
@@ -134,9 +131,9 @@ impl AuthState {
         self.issuer.as_ref()
     }
 
-    /// The route prefixes.
+    /// The route rules (path prefix → class).
     #[must_use]
-    pub fn routes(&self) -> &RoutePrefixes {
+    pub fn routes(&self) -> &RouteRules {
         &self.routes
     }
 
@@ -239,9 +236,9 @@ impl AuthStateBuilder {
         self
     }
 
-    /// Route prefixes (defaults `/ingest/`, `/api/`, `/admin/`).
+    /// Route rules by path prefix (default [`RouteRules::moose_defaults`]).
     #[must_use]
-    pub fn routes(mut self, routes: RoutePrefixes) -> Self {
+    pub fn routes(mut self, routes: RouteRules) -> Self {
         self.routes = routes;
         self
     }
@@ -267,13 +264,9 @@ impl AuthStateBuilder {
     /// claims ([`TokenIssuer::with_claims`]) are used, and they then also become the JWT check.
     ///
     /// # Errors
-    /// [`StateError`] for an enforce flag without JWT, an issuer without `iss`/`aud`, a bad
-    /// route prefix, a pool without workers, or a JWKS URL that is unusable or lacks JWT
+    /// [`StateError`] for an enforce flag without JWT, an issuer without `iss`/`aud`, a pool without workers, or a JWKS URL that is unusable or lacks JWT
     /// settings.
     pub fn build(self) -> Result<AuthState, StateError> {
-        if let Some(prefix) = self.routes.first_invalid() {
-            return Err(StateError::InvalidRoutePrefix(prefix.to_owned()));
-        }
         if self.kdf.workers == 0 {
             return Err(StateError::NoKdfWorkers);
         }

@@ -24,8 +24,8 @@ pub struct Status {
     pub jwt: Option<JwtStatus>,
     /// The token issuer, if configured.
     pub token_issuer: Option<IssuerStatus>,
-    /// Route prefixes.
-    pub routes: RoutesStatus,
+    /// Route rules, longest prefix first; other paths are public.
+    pub routes: Vec<RouteStatus>,
     /// Verification cache.
     pub cache: CacheStatus,
     /// KDF pool.
@@ -130,15 +130,13 @@ pub struct IssuerStatus {
     pub projects: Vec<String>,
 }
 
-/// Route prefixes.
+/// One route rule.
 #[derive(Debug, Clone, Serialize)]
-pub struct RoutesStatus {
-    /// `ingest` prefix.
-    pub ingest: String,
-    /// `consumption` prefix.
-    pub consumption: String,
-    /// `admin` prefix.
-    pub admin: String,
+pub struct RouteStatus {
+    /// The path prefix (whole segments), e.g. `/api`.
+    pub prefix: String,
+    /// `ingest`, `consumption`, `admin` or `public`.
+    pub class: &'static str,
 }
 
 /// The verification cache.
@@ -237,11 +235,14 @@ impl Status {
                 ttl_seconds: i.ttl().as_secs(),
                 projects: i.project_ids().map(str::to_owned).collect(),
             }),
-            routes: RoutesStatus {
-                ingest: state.routes().ingest.clone(),
-                consumption: state.routes().consumption.clone(),
-                admin: state.routes().admin.clone(),
-            },
+            routes: state
+                .routes()
+                .iter()
+                .map(|rule| RouteStatus {
+                    prefix: rule.prefix().to_owned(),
+                    class: rule.class().as_str(),
+                })
+                .collect(),
             cache: CacheStatus {
                 entries: stats.cache_entries,
                 max_entries: settings.max_entries,

@@ -216,6 +216,7 @@ pub(crate) fn observe(
             span.record("outcome", outcome);
             tracing::info!(parent: span, reason = %denial.message(), "request refused");
         }
+        Err(Rejection::InvalidPath(_)) => {}
         Err(Rejection::Overloaded) => {
             let method = crate::authenticate::presented_method(class, headers);
             decision(class, method, "overloaded");

@@ -298,6 +298,10 @@ impl Builder<'_> {
         };
         self.explain(SERVER_LISTEN.path(), listen.to_string(), origin);
         let upstream = self.url(SERVER_UPSTREAM)?.map(|(url, _)| url);
-        Ok(ServerSettings { listen, upstream })
+        Ok(ServerSettings {
+            listen,
+            upstream,
+            ..ServerSettings::default()
+        })
     }
 }

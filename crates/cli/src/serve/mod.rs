@@ -7,14 +7,18 @@
 mod dev;
 mod echo;
 mod proxy;
+mod server;
 mod state;
+
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, admin_router, install_prometheus_recorder, token_issuer_router,
+    AuthHandle, CanonicalRequestLayer, ReloadError, admin_router, install_prometheus_recorder,
+    token_issuer_router,
 };
 
 use crate::cli::ServeArgs;
@@ -51,11 +55,22 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         Some(addr) => addr,
         None => settings.listen,
     };
+    let upstream_limits = proxy::UpstreamLimits {
+        timeout: Duration::from_secs(settings.upstream_timeout_seconds),
+        underscores_in_headers: settings.underscores_in_headers,
+    };
     let upstream = args
         .upstream
-        .or(settings.upstream)
-        .map(|url| proxy::Upstream::new(&url))
+        .or(settings.upstream.clone())
+        .map(|url| proxy::Upstream::new(&url, upstream_limits))
         .transpose()?;
+    let limits = server::ConnectionLimits {
+        request_head: Duration::from_secs(settings.request_head_timeout_seconds),
+        keep_alive: Duration::from_secs(settings.keep_alive_timeout_seconds),
+        client_io: Duration::from_secs(settings.client_body_timeout_seconds),
+        max_connections: server::fit_to_descriptor_limit(settings.max_connections),
+        shutdown: Duration::from_secs(settings.shutdown_timeout_seconds),
+    };
     let app = router(&handle, upstream);
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -65,15 +80,15 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         Some(dev) => dev.print_banner(bound),
         None => println!("keygate is listening on http://{bound}"),
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
+    let reloads = tokio::spawn(reload_on_hangup(handle.clone()));
+    server::serve(listener, app, limits, shutdown_signal()).await;
+    reloads.abort();
     tracing::info!("keygate stopped");
     Ok(Outcome::Success)
 }
 
-/// The gateway's routes, all behind the auth layer (which lets public paths through).
+/// The gateway's routes, all behind the auth layer (which lets public paths through), and in
+/// front of everything the canonical-request layer, so routing, policy and proxy see one path.
 pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> Router {
     // The global recorder can be installed once per process; a second install is not an error
     // worth failing for (metrics then render empty).
@@ -90,6 +105,7 @@ pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> 
         None => app.fallback(echo::echo),
     };
     app.layer(handle.layer())
+        .layer(CanonicalRequestLayer::new())
 }
 
 fn init_tracing() {
@@ -103,7 +119,7 @@ fn init_tracing() {
         .try_init();
 }
 
-/// SIGINT or SIGTERM: stop accepting, finish in-flight requests.
+/// SIGINT or SIGTERM: stop accepting, finish in-flight requests (bounded by the drain period).
 async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -123,5 +139,32 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// SIGHUP reloads the configuration exactly as `POST /admin/reload` does: a refused
+/// configuration is logged and the running one keeps serving.
+async fn reload_on_hangup(handle: AuthHandle) {
+    #[cfg(unix)]
+    {
+        let Ok(mut hangups) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        else {
+            tracing::warn!("SIGHUP cannot be handled here; reload with POST /admin/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match handle.reload().await {
+                Ok(generation) => tracing::info!(generation, "SIGHUP: configuration reloaded"),
+                Err(ReloadError::NotConfigured) => {
+                    tracing::warn!("SIGHUP: development mode has no configuration to reload")
+                }
+                // The handle has logged why the new configuration was refused.
+                Err(_) => tracing::warn!(
+                    "SIGHUP: reload refused; the previous configuration keeps serving"
+                ),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = handle;
 }

@@ -1,37 +1,59 @@
 //! `--upstream`: forward authenticated requests to an HTTP service, streaming bodies both ways.
+//!
+//! The upstream receives exactly the path the policy judged (the gateway's
+//! [`CanonicalRequestLayer`](server_middleware::CanonicalRequestLayer) put it in normal form),
+//! below the upstream's base path; identity headers are only ever keygate's own.
 
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::{Result, bail};
-use auth_core::policy::Principal;
+use auth_core::policy::{Denial, InvalidReason, Principal};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use bytes::Bytes;
 use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use server_middleware::error_response;
+use server_middleware::{denial_response, error_response};
 
 /// Headers keygate sets for the upstream; any a client sent are removed so they cannot be forged.
 pub(crate) const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subject");
 pub(crate) const METHOD_HEADER: HeaderName = HeaderName::from_static("x-keygate-method");
 
+/// Every header keygate sets upstream starts with this; inbound headers that do, in any
+/// spelling (`X_Keygate_Subject` folds into `X-Keygate-Subject` in CGI, WSGI and Rack), are
+/// removed.
+const IDENTITY_PREFIX: &str = "x-keygate-";
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only.
-const HOP_BY_HOP: [&str; 8] = [
+const HOP_BY_HOP: [&str; 9] = [
     "connection",
     "keep-alive",
     "proxy-authenticate",
     "proxy-authorization",
+    "proxy-connection",
     "te",
     "trailer",
     "transfer-encoding",
     "upgrade",
 ];
 
-/// How long the upstream may take to start answering.
-const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// How the upstream is reached and how long it may take.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UpstreamLimits {
+    /// Longest wait for the response head, and longest pause in the response body.
+    pub(crate) timeout: Duration,
+    /// Forward inbound headers whose names contain `_` (nginx's `underscores_in_headers`).
+    pub(crate) underscores_in_headers: bool,
+}
 
 /// The upstream's base URL and a pooled HTTP/1 client.
 #[derive(Debug, Clone)]
@@ -39,11 +61,12 @@ pub(crate) struct Upstream {
     scheme_and_authority: String,
     base_path: String,
     client: Client<HttpConnector, Body>,
+    limits: UpstreamLimits,
 }
 
 impl Upstream {
     /// Accepts `http://host:port[/base]`; anything else is a usage error.
-    pub(crate) fn new(url: &str) -> Result<Self> {
+    pub(crate) fn new(url: &str, limits: UpstreamLimits) -> Result<Self> {
         let uri: Uri = url
             .parse()
             .map_err(|_| crate::exit::usage(format!("--upstream {url:?} is not a URL")))?;
@@ -61,14 +84,28 @@ impl Upstream {
                 "--upstream {url:?} has no host"
             )));
         };
+        if uri.query().is_some() {
+            bail!(crate::exit::UsageError(format!(
+                "--upstream {url:?} must not have a query"
+            )));
+        }
+        let base_path = match auth_core::path::normalize(uri.path()) {
+            Ok(path) if path == uri.path() => path.trim_end_matches('/').to_owned(),
+            _ => bail!(crate::exit::UsageError(format!(
+                "--upstream {url:?} has a base path that is not in normal form (no '.', '..', '//' or encoded separators)"
+            ))),
+        };
         let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
         Ok(Self {
             scheme_and_authority: format!("http://{authority}"),
-            base_path: uri.path().trim_end_matches('/').to_owned(),
+            base_path,
             client,
+            limits,
         })
     }
 
+    /// The upstream URI for a request whose path is in normal form: the base path, then the
+    /// path, then the query as the client sent it.
     fn target(&self, original: &Uri) -> Option<Uri> {
         let path_and_query = original.path_and_query().map_or("/", |pq| pq.as_str());
         format!(
@@ -80,10 +117,39 @@ impl Upstream {
     }
 }
 
+/// Why the client's request body ended early, when it did (set by the connection's body
+/// wrapper, read here to tell a client fault from an upstream fault).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClientBodyStatus(Arc<OnceLock<ClientBodyFailure>>);
+
+/// How a request body failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ClientBodyFailure {
+    /// Broken framing (e.g. malformed chunked encoding).
+    Malformed,
+    /// The client paused longer than the body timeout.
+    TimedOut,
+}
+
+impl ClientBodyStatus {
+    pub(crate) fn fail(&self, failure: ClientBodyFailure) {
+        let _ = self.0.set(failure);
+    }
+
+    fn failure(&self) -> Option<ClientBodyFailure> {
+        self.0.get().copied()
+    }
+}
+
 /// The fallback handler: every request that reached it passed the auth layer.
 pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
     let principal = request.extensions().get::<Principal>().cloned();
+    let body_status = request.extensions().get::<ClientBodyStatus>().cloned();
     let (mut parts, body) = request.into_parts();
+    if !is_normal(parts.uri.path()) {
+        // The gateway normalises every path before routing; never forward another spelling.
+        return server_middleware::invalid_path_response(auth_core::path::PathError::NotAPath);
+    }
     let Some(target) = upstream.target(&parts.uri) else {
         return error_response(
             StatusCode::BAD_REQUEST,
@@ -92,38 +158,93 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
         );
     };
     parts.uri = target;
-    strip_hop_by_hop(&mut parts.headers);
-    parts.headers.remove(AUTHORIZATION);
-    parts.headers.remove(HOST);
-    parts.headers.remove(SUBJECT_HEADER);
-    parts.headers.remove(METHOD_HEADER);
+    clean_headers(&mut parts.headers, upstream.limits.underscores_in_headers);
     if let Some(principal) = principal {
-        if let Ok(subject) = HeaderValue::from_str(&principal.subject()) {
-            parts.headers.insert(SUBJECT_HEADER, subject);
-        }
+        let Some(subject) = subject_header(&principal) else {
+            return denial_response(&Denial::InvalidToken(InvalidReason::SubjectNotForwardable));
+        };
+        parts.headers.insert(SUBJECT_HEADER, subject);
         parts
             .headers
             .insert(METHOD_HEADER, HeaderValue::from_static(principal.method()));
     }
+    let timeout = upstream.limits.timeout;
     let forwarded = upstream
         .client
         .request(http::Request::from_parts(parts, body));
-    match tokio::time::timeout(UPSTREAM_TIMEOUT, forwarded).await {
+    match tokio::time::timeout(timeout, forwarded).await {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(body))
+            Response::from_parts(parts, Body::new(UpstreamBody::new(body, timeout)))
         }
-        Ok(Err(_)) => error_response(
-            StatusCode::BAD_GATEWAY,
-            "bad_gateway",
-            "the upstream service is unreachable",
-        ),
+        Ok(Err(_)) => match body_status.and_then(|status| status.failure()) {
+            Some(ClientBodyFailure::Malformed) => error_response(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request body is malformed",
+            ),
+            Some(ClientBodyFailure::TimedOut) => error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            ),
+            None => error_response(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream service is unreachable",
+            ),
+        },
         Err(_) => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "gateway_timeout",
             "the upstream service did not answer in time",
         ),
+    }
+}
+
+fn is_normal(path: &str) -> bool {
+    matches!(
+        auth_core::path::normalize(path),
+        Ok(std::borrow::Cow::Borrowed(_))
+    )
+}
+
+/// `X-Keygate-Subject` for `principal`; `None` when the subject cannot be a header value
+/// faithfully (control characters, or white space at either end that parsers would trim).
+fn subject_header(principal: &Principal) -> Option<HeaderValue> {
+    let subject = principal.subject();
+    let faithful = !subject.is_empty()
+        && !subject.bytes().any(|b| b.is_ascii_control())
+        && subject.trim() == subject;
+    if !faithful {
+        return None;
+    }
+    HeaderValue::from_str(&subject).ok()
+}
+
+/// Removes what must not reach the upstream: hop-by-hop headers, the credential, the client's
+/// `Host`, headers with `_` in their names (unless allowed) and every spelling of keygate's
+/// identity headers.
+fn clean_headers(headers: &mut HeaderMap, underscores_in_headers: bool) {
+    strip_hop_by_hop(headers);
+    headers.remove(AUTHORIZATION);
+    headers.remove(HOST);
+    let unwanted: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            let folded_identity = name.len() >= IDENTITY_PREFIX.len()
+                && name
+                    .bytes()
+                    .zip(IDENTITY_PREFIX.bytes())
+                    .all(|(a, b)| a == b || (a == b'_' && b == b'-'));
+            folded_identity || (!underscores_in_headers && name.contains('_'))
+        })
+        .cloned()
+        .collect();
+    for name in unwanted {
+        headers.remove(name);
     }
 }
 
@@ -141,5 +262,135 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
+    }
+}
+
+/// The upstream's response body: fails (which aborts the client's response) when the upstream
+/// pauses longer than `idle` in the middle of it.
+struct UpstreamBody {
+    inner: Incoming,
+    idle: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl UpstreamBody {
+    fn new(inner: Incoming, idle: Duration) -> Self {
+        Self {
+            inner,
+            idle,
+            timer: None,
+        }
+    }
+}
+
+impl HttpBody for UpstreamBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        let this = &mut *self;
+        match Pin::new(&mut this.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                this.timer = None;
+                Poll::Ready(frame.map(|frame| frame.map_err(std::io::Error::other)))
+            }
+            Poll::Pending => {
+                let idle = this.idle;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => {
+                        tracing::warn!(
+                            idle_seconds = idle.as_secs(),
+                            "the upstream paused its response body too long; the response is cut"
+                        );
+                        Poll::Ready(Some(Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the upstream paused its response body",
+                        ))))
+                    }
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_headers_are_removed_in_every_spelling() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-keygate-subject",
+            "X_Keygate_Subject",
+            "x_keygate-method",
+            "x-keygate-anything",
+            "x-custom_header",
+            "authorization",
+            "host",
+            "connection",
+        ] {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        let mut allowed = headers.clone();
+        clean_headers(&mut headers, false);
+        assert_eq!(
+            headers.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
+            ["x-kept"]
+        );
+        clean_headers(&mut allowed, true);
+        let mut kept: Vec<&str> = allowed.keys().map(HeaderName::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["x-custom_header", "x-kept"]);
+    }
+
+    #[test]
+    fn subjects_that_headers_cannot_carry_are_refused() {
+        let jwt = |sub: &str| {
+            Principal::Jwt(Arc::new(auth_core::jwt::Claims {
+                iss: "i".into(),
+                sub: Some(sub.into()),
+                aud: vec!["a".into()],
+                exp: 1,
+                nbf: None,
+                iat: None,
+                jti: None,
+                json: serde_json::Map::new(),
+            }))
+        };
+        assert_eq!(subject_header(&jwt("alice")).unwrap(), "alice");
+        assert_eq!(
+            subject_header(&jwt("josé")).unwrap().as_bytes(),
+            "josé".as_bytes()
+        );
+        for bad in [
+            "admin\r\nX-Keygate-Subject: root",
+            "a\tb",
+            " admin",
+            "admin ",
+            "",
+            "a\u{0}",
+        ] {
+            assert!(subject_header(&jwt(bad)).is_none(), "{bad:?}");
+        }
     }
 }

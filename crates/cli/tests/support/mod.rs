@@ -2,8 +2,11 @@
 
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
+pub(crate) mod net;
+
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 
 /// The binary under test, with a clean environment (no MOOSE_* leaks in from the developer's shell).
 pub(crate) fn keygate() -> Command {
@@ -55,6 +58,9 @@ pub(crate) struct Server {
     pub(crate) base: String,
     /// Everything the server printed on stdout up to and including the listening line.
     pub(crate) banner: String,
+    /// Everything it has printed on stderr (its logs) so far; read continuously, so the pipe
+    /// never fills and blocks the server.
+    logs: Arc<Mutex<String>>,
 }
 
 impl Server {
@@ -67,6 +73,17 @@ impl Server {
             .spawn()
             .expect("serve starts");
         let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let logs = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&logs);
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let mut logs = sink.lock().expect("logs");
+                logs.push_str(&line);
+                logs.push('\n');
+            }
+        });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut banner = String::new();
@@ -84,11 +101,9 @@ impl Server {
             Ok(banner) => banner,
             Err(_) => {
                 let _ = child.kill();
-                let out = child.wait_with_output().expect("wait");
-                panic!(
-                    "serve did not start: {}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                let _ = child.wait();
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                panic!("serve did not start: {}", logs.lock().expect("logs"));
             }
         };
         let base = banner
@@ -100,7 +115,33 @@ impl Server {
             child,
             base,
             banner,
+            logs,
         }
+    }
+
+    /// The server's logs so far.
+    pub(crate) fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+
+    /// The gateway's socket address.
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        net::addr_of(&self.base)
+    }
+
+    /// Sends `signal` (e.g. `HUP`) to the server.
+    #[cfg(unix)]
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -110,18 +151,25 @@ impl Server {
     /// SIGTERM, then the exit status (graceful shutdown).
     #[cfg(unix)]
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        self.signal("TERM");
+        self.wait_for_exit(std::time::Duration::from_secs(10))
+            .expect("serve stops on SIGTERM")
+    }
+
+    /// The exit status once the process ends, or `None` if it is still running after `bound`.
+    pub(crate) fn wait_for_exit(
+        &mut self,
+        bound: std::time::Duration,
+    ) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + bound;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                return status;
+                return Some(status);
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "serve did not stop on SIGTERM"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
     }
 }

@@ -1,0 +1,302 @@
+//! Request paths in normal form: the one spelling keygate judges and the upstream receives.
+//!
+//! Upstream servers read paths differently: Express and Werkzeug resolve `..`, Tomcat and Jetty
+//! strip `;` parameters from every segment, some decode `%2F` into a separator, IIS treats `\`
+//! as `/`. A gateway that judges one spelling and forwards another can be walked around, so
+//! [`normalize`] produces the spelling that is both judged and forwarded (the rule is stated in
+//! `docs/security.md`, "The path the upstream receives"):
+//!
+//! - percent-encoded unreserved characters (`ALPHA DIGIT - . _ ~`, RFC 3986 §2.3) are decoded,
+//!   and every other percent-encoding is written with upper-case hex (RFC 3986 §6.2.2);
+//! - `.` and `..` segments are resolved, also when written `%2e` or followed by `;` parameters
+//!   (`..;x`, which Tomcat reads as `..`);
+//! - empty segments are merged (`//` becomes `/`); a trailing slash is kept;
+//! - the query is not part of the path and is never touched.
+//!
+//! What cannot be normalised without guessing how the upstream reads it is refused
+//! ([`PathError`], answered with 400): encoded `/`, `\` or `;`, a raw `\`, control characters,
+//! malformed percent-encodings, a `..` that climbs above the root, and anything that does not
+//! start with `/` (`*`, authority-form).
+
+use std::borrow::Cow;
+
+/// Why a request path cannot be normalised safely (400 `invalid_request`).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// The request target is not a path (`*`, or authority-form).
+    #[error("the request target must be a path starting with '/'")]
+    NotAPath,
+    /// `%2F` or `%5C`: some upstreams decode it into a segment separator, others do not.
+    #[error("the path contains an encoded '/' or '\\'")]
+    EncodedSeparator,
+    /// `%3B`: some upstreams decode it and then read it as a parameter separator.
+    #[error("the path contains an encoded ';'")]
+    EncodedSemicolon,
+    /// A raw `\`: some upstreams read it as `/`.
+    #[error("the path contains a backslash")]
+    Backslash,
+    /// A control character, raw or percent-encoded (`%00`–`%1F`, `%7F`).
+    #[error("the path contains a control character")]
+    ControlCharacter,
+    /// `%` not followed by two hexadecimal digits.
+    #[error("the path contains a malformed percent-encoding")]
+    BadPercentEncoding,
+    /// A `..` segment with nothing left to remove.
+    #[error("the path climbs above the root with '..'")]
+    AboveRoot,
+    /// The route class would depend on how the upstream reads letter case or `;` parameters
+    /// (e.g. `/API/x`, `/api;v=1/x`); see [`crate::routes::RouteRules::classify`].
+    #[error("the path's route class depends on letter case or ';' parameters")]
+    AmbiguousClass,
+}
+
+/// The normal form of `path` (the path component of a request target, without the query).
+/// Borrows `path` when it is already normal, which is the common case.
+///
+/// # Errors
+/// [`PathError`] for a path that cannot be normalised safely.
+pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
+    if !path.starts_with('/') {
+        return Err(PathError::NotAPath);
+    }
+    let decoded = decode_unreserved(path)?;
+    match resolve_segments(&decoded)? {
+        Some(resolved) => Ok(Cow::Owned(resolved)),
+        None => Ok(decoded),
+    }
+}
+
+/// Whether `byte` is an RFC 3986 unreserved character.
+pub(crate) fn is_unreserved(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~')
+}
+
+/// Decodes `%XX` of unreserved characters, upper-cases the hex of the others, and refuses the
+/// characters no upstream agrees on.
+fn decode_unreserved(path: &str) -> Result<Cow<'_, str>, PathError> {
+    let bytes = path.as_bytes();
+    for &byte in bytes {
+        check_raw(byte)?;
+    }
+    if !bytes.contains(&b'%') {
+        return Ok(Cow::Borrowed(path));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut rest = bytes;
+    while let Some((&byte, tail)) = rest.split_first() {
+        if byte != b'%' {
+            out.push(byte);
+            rest = tail;
+            continue;
+        }
+        let (Some(&high), Some(&low)) = (tail.first(), tail.get(1)) else {
+            return Err(PathError::BadPercentEncoding);
+        };
+        let (Some(h), Some(l)) = (hex_value(high), hex_value(low)) else {
+            return Err(PathError::BadPercentEncoding);
+        };
+        let value = (h << 4) | l;
+        match value {
+            b'/' | b'\\' => return Err(PathError::EncodedSeparator),
+            b';' => return Err(PathError::EncodedSemicolon),
+            0x00..=0x1F | 0x7F => return Err(PathError::ControlCharacter),
+            _ if is_unreserved(value) => {
+                out.push(value);
+                changed = true;
+            }
+            _ => {
+                out.extend_from_slice(&[b'%', high.to_ascii_uppercase(), low.to_ascii_uppercase()]);
+                changed |= high.is_ascii_lowercase() || low.is_ascii_lowercase();
+            }
+        }
+        rest = tail.get(2..).unwrap_or_default();
+    }
+    if !changed {
+        return Ok(Cow::Borrowed(path));
+    }
+    // Only ASCII sequences were replaced by ASCII bytes, so the rest's UTF-8 is intact.
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| PathError::BadPercentEncoding)
+}
+
+fn check_raw(byte: u8) -> Result<(), PathError> {
+    match byte {
+        b'\\' => Err(PathError::Backslash),
+        0x00..=0x1F | 0x7F => Err(PathError::ControlCharacter),
+        _ => Ok(()),
+    }
+}
+
+fn hex_value(digit: u8) -> Option<u8> {
+    match digit {
+        b'0'..=b'9' => Some(digit - b'0'),
+        b'a'..=b'f' => Some(digit - b'a' + 10),
+        b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// What a segment is once its `;` parameters are set aside.
+fn dot_kind(segment: &str) -> Option<Dot> {
+    match segment.split(';').next() {
+        Some(".") => Some(Dot::Current),
+        Some("..") => Some(Dot::Parent),
+        _ => None,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dot {
+    Current,
+    Parent,
+}
+
+/// Resolves dot segments and merges empty ones; `None` when `path` (which starts with `/`) is
+/// already in that form.
+fn resolve_segments(path: &str) -> Result<Option<String>, PathError> {
+    let body = path.get(1..).unwrap_or_default();
+    let mut segments = body.split('/').peekable();
+    let mut already_normal = true;
+    while let Some(segment) = segments.next() {
+        // An empty last segment is a trailing slash, which is kept.
+        let empty_inside = segment.is_empty() && segments.peek().is_some();
+        if dot_kind(segment).is_some() || empty_inside {
+            already_normal = false;
+            break;
+        }
+    }
+    if already_normal {
+        return Ok(None);
+    }
+    let mut kept: Vec<&str> = Vec::new();
+    let mut trailing_slash = false;
+    for segment in body.split('/') {
+        trailing_slash = true;
+        match dot_kind(segment) {
+            Some(Dot::Current) => {}
+            Some(Dot::Parent) => {
+                if kept.pop().is_none() {
+                    return Err(PathError::AboveRoot);
+                }
+            }
+            None if segment.is_empty() => {}
+            None => {
+                kept.push(segment);
+                trailing_slash = false;
+            }
+        }
+    }
+    let mut out = String::with_capacity(path.len());
+    for segment in &kept {
+        out.push('/');
+        out.push_str(segment);
+    }
+    if trailing_slash || kept.is_empty() {
+        out.push('/');
+    }
+    Ok(Some(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn normal(path: &str) -> Result<String, PathError> {
+        normalize(path).map(Cow::into_owned)
+    }
+
+    #[test]
+    fn normal_paths_are_borrowed_unchanged() {
+        for path in [
+            "/",
+            "/api",
+            "/api/",
+            "/api/orders/42",
+            "/a.b/c..d/.e/f.",
+            "/api/x;jsessionid=1",
+            "/caf%C3%A9",
+            "/%20x",
+            "/~user/",
+        ] {
+            assert!(
+                matches!(normalize(path), Ok(Cow::Borrowed(p)) if p == path),
+                "{path}: {:?}",
+                normalize(path)
+            );
+        }
+    }
+
+    #[test]
+    fn dot_segments_and_empty_segments_are_resolved() {
+        let cases = [
+            ("/api/orders/../../health", "/health"),
+            ("/admin/u/../../ingest/x", "/ingest/x"),
+            ("/a/./b", "/a/b"),
+            ("/a/b/.", "/a/b/"),
+            ("/a/b/..", "/a/"),
+            ("//api//x", "/api/x"),
+            ("/api//", "/api/"),
+            ("/a/%2e%2e/b", "/b"),
+            ("/a/%2E./b", "/b"),
+            ("/a/.%2e/b", "/b"),
+            ("/a/..;x/b", "/b"),
+            ("/a/.;x/b", "/a/b"),
+            ("/x/..", "/"),
+            ("/%61pi/x", "/api/x"),
+            ("/api/%7euser", "/api/~user"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(normal(input).as_deref(), Ok(expected), "{input}");
+        }
+    }
+
+    #[test]
+    fn other_encodings_get_upper_case_hex() {
+        assert_eq!(normal("/a%2cb%c3%a9").as_deref(), Ok("/a%2Cb%C3%A9"));
+    }
+
+    #[test]
+    fn what_upstreams_disagree_on_is_refused() {
+        let cases = [
+            ("*", PathError::NotAPath),
+            ("example.com:443", PathError::NotAPath),
+            ("", PathError::NotAPath),
+            ("/api%2Fx", PathError::EncodedSeparator),
+            ("/api%2fx", PathError::EncodedSeparator),
+            ("/api%5cx", PathError::EncodedSeparator),
+            ("/api%3Bx/y", PathError::EncodedSemicolon),
+            ("/api\\x", PathError::Backslash),
+            ("/api%00", PathError::ControlCharacter),
+            ("/api%0d%0a", PathError::ControlCharacter),
+            ("/api\u{7f}", PathError::ControlCharacter),
+            ("/api%", PathError::BadPercentEncoding),
+            ("/api%4", PathError::BadPercentEncoding),
+            ("/api%zz", PathError::BadPercentEncoding),
+            ("/..", PathError::AboveRoot),
+            ("/../other/secret", PathError::AboveRoot),
+            ("/..;/api/x", PathError::AboveRoot),
+            ("/a/../../b", PathError::AboveRoot),
+            ("/%2e%2e/x", PathError::AboveRoot),
+        ];
+        for (input, error) in cases {
+            assert_eq!(normal(input), Err(error), "{input}");
+        }
+    }
+
+    #[test]
+    fn non_ascii_bytes_survive_decoding() {
+        assert_eq!(normal("/café/%41").as_deref(), Ok("/café/A"));
+        assert_eq!(normal("/café/%2c").as_deref(), Ok("/café/%2C"));
+    }
+
+    #[test]
+    fn normalising_twice_changes_nothing() {
+        for path in ["/a/../b/./c//d/", "/%61/%2e/%7e", "/x;y/..;z/w"] {
+            let once = normal(path).unwrap();
+            assert_eq!(normal(&once).unwrap(), once, "{path}");
+        }
+    }
+}
