@@ -162,10 +162,10 @@ impl Builder<'_> {
             self.explain_unset(setting);
             return Ok(None);
         };
-        let key = VerifyingKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+        let key = VerifyingKey::from_pem(&pem).map_err(|reason| ConfigError::Key {
             setting: setting.path(),
             origin: origin.clone(),
-            source,
+            reason,
         })?;
         self.explain(
             setting.path(),
@@ -183,10 +183,10 @@ impl Builder<'_> {
             self.explain_unset(setting);
             return Ok(None);
         };
-        let key = SigningKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+        let key = SigningKey::from_pem(&pem).map_err(|reason| ConfigError::Key {
             setting: setting.path(),
             origin: origin.clone(),
-            source,
+            reason,
         })?;
         let kid: String = key.kid().chars().take(8).collect();
         self.explain(
