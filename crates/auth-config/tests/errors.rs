@@ -637,3 +637,49 @@ fn wrapped_reasons_are_in_the_message_and_not_repeated_as_a_source() {
     assert!(matches!(unreadable, ConfigError::FileUnreadable { .. }));
     assert!(unreadable.source().is_none(), "{unreadable:?}");
 }
+
+#[test]
+fn jwt_secret_certificate_that_is_not_x509() {
+    let garbage = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        "QUJD".repeat(10)
+    );
+    let (dir, err) = jwt_secret_error(&garbage);
+    assert!(
+        matches!(
+            err,
+            ConfigError::Key {
+                reason: KeyError::InvalidCertificate(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, "jwt.secret", &file_origin(&dir, 4));
+    assert!(
+        err.to_string()
+            .ends_with("the CERTIFICATE is not a valid X.509 certificate (the content is not DER)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jwt_secret_certificate_of_a_small_rsa_key() {
+    let cert = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../auth-core/tests/fixtures/certs/rsa1024.crt"
+    ))
+    .unwrap();
+    let (dir, err) = jwt_secret_error(&cert);
+    assert!(
+        matches!(
+            err,
+            ConfigError::Key {
+                reason: KeyError::RsaTooSmall(1024),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, "jwt.secret", &file_origin(&dir, 4));
+}
