@@ -6,19 +6,19 @@
 //! - an accepted token is non-empty, only b64token characters, and a slice of the input;
 //! - round trip: `Bearer <token>` re-rendered from an accepted token parses to the same token;
 //! - surrounding SP/HTAB never changes the outcome (while under the size cap), and every value
-//!   over 8 KiB is `TooLong`;
+//!   over the cap (the 16 KiB default, or the input's own length minus one) is `TooLong`;
 //! - one header is the same as `parse_authorization`, two are always `MultipleHeaders`.
 
 #![no_main]
 
 use auth_core::header::{
-    Credentials, MAX_HEADER_BYTES, MalformedHeader, parse_authorization,
-    parse_authorization_headers,
+    Credentials, DEFAULT_MAX_AUTHORIZATION_BYTES as MAX_HEADER_BYTES, MalformedHeader,
+    parse_authorization, parse_authorization_headers,
 };
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let parsed = parse_authorization(data);
+    let parsed = parse_authorization(data, MAX_HEADER_BYTES);
     let as_model = parsed.map(|c| match c {
         Credentials::None => None,
         Credentials::Bearer(t) => Some(t.as_str().as_bytes()),
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
         assert!(is_b64token(token.as_bytes()), "accepted a non-b64token");
         assert!(data.windows(token.len()).any(|w| w == token.as_bytes()));
         let rendered = format!("Bearer {token}");
-        match parse_authorization(rendered.as_bytes()) {
+        match parse_authorization(rendered.as_bytes(), MAX_HEADER_BYTES) {
             Ok(Credentials::Bearer(again)) => assert_eq!(again.as_str(), token),
             other => panic!("re-rendered header did not parse back: {other:?}"),
         }
@@ -43,7 +43,7 @@ fuzz_target!(|data: &[u8]| {
         padded.extend_from_slice(data);
         padded.push(b' ');
         assert_eq!(
-            parse_authorization(&padded),
+            parse_authorization(&padded, MAX_HEADER_BYTES),
             parsed,
             "OWS changed the outcome"
         );
@@ -53,12 +53,31 @@ fuzz_target!(|data: &[u8]| {
     // 4 KiB by default, so the long value is built from the input).
     let long = data.repeat(MAX_HEADER_BYTES / data.len().max(1) + 1);
     if long.len() > MAX_HEADER_BYTES {
-        assert_eq!(parse_authorization(&long), Err(MalformedHeader::TooLong));
+        assert_eq!(
+            parse_authorization(&long, MAX_HEADER_BYTES),
+            Err(MalformedHeader::TooLong {
+                limit: MAX_HEADER_BYTES
+            })
+        );
     }
 
-    assert_eq!(parse_authorization_headers([data]), parsed);
+    // The cap is the caller's: exactly the input's length changes nothing, one byte less refuses it.
+    if data.len() <= MAX_HEADER_BYTES {
+        assert_eq!(parse_authorization(data, data.len()), parsed);
+    }
+    if let Some(limit) = data.len().checked_sub(1) {
+        assert_eq!(
+            parse_authorization(data, limit),
+            Err(MalformedHeader::TooLong { limit })
+        );
+    }
+
     assert_eq!(
-        parse_authorization_headers([data, data]),
+        parse_authorization_headers([data], MAX_HEADER_BYTES),
+        parsed
+    );
+    assert_eq!(
+        parse_authorization_headers([data, data], MAX_HEADER_BYTES),
         Err(MalformedHeader::MultipleHeaders)
     );
 });
@@ -66,7 +85,9 @@ fuzz_target!(|data: &[u8]| {
 /// The grammar of SPEC §3 written as a scan over the value, independently of the parser.
 fn model(value: &[u8]) -> Result<Option<&[u8]>, MalformedHeader> {
     if value.len() > MAX_HEADER_BYTES {
-        return Err(MalformedHeader::TooLong);
+        return Err(MalformedHeader::TooLong {
+            limit: MAX_HEADER_BYTES,
+        });
     }
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let mut start = 0;

@@ -5,7 +5,8 @@
 //!   algorithm: RS256, ES256, EdDSA);
 //! - `looks_like_jwt` is exactly the segment grammar: three `.`-separated base64url-alphabet
 //!   segments, the first non-empty;
-//! - tokens over 8 KiB are `TooLarge` whatever they contain;
+//! - tokens over the size cap (`JwtSettings::max_token_bytes`, 16 KiB by default) are `TooLarge`
+//!   whatever they contain;
 //! - errors are reported in order: anything past the pre-parse (a signature, claim or key error)
 //!   means three segments, a non-empty signature and a header that is a JSON object;
 //! - round trip: claims built from the input, signed by the ES256 and EdDSA keys, verify and give
@@ -15,9 +16,10 @@
 
 use std::sync::OnceLock;
 
+use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES as MAX_TOKEN_BYTES;
 use auth_core::jwt::{
-    JwtAlgorithm, JwtError, JwtSettings, JwtVerifier, MAX_TOKEN_BYTES, SigningKey, VerifyingKey,
-    generate_key_pair, looks_like_jwt,
+    JwtAlgorithm, JwtError, JwtSettings, JwtVerifier, SigningKey, VerifyingKey, generate_key_pair,
+    looks_like_jwt,
 };
 use auth_core::secrecy::ExposeSecret;
 use base64::Engine;
@@ -69,12 +71,17 @@ fuzz_target!(|data: &[u8]| {
     assert!(result.is_err(), "a fuzzed token verified");
     assert_eq!(looks_like_jwt(token), segment_grammar(token));
     if token.len() > MAX_TOKEN_BYTES {
-        assert_eq!(result, Err(JwtError::TooLarge));
+        assert_eq!(
+            result,
+            Err(JwtError::TooLarge {
+                limit: MAX_TOKEN_BYTES
+            })
+        );
     }
     if let Err(error) = &result {
         if !matches!(
             error,
-            JwtError::TooLarge
+            JwtError::TooLarge { .. }
                 | JwtError::Malformed(_)
                 | JwtError::MissingSignature
                 | JwtError::DuplicateKey
@@ -102,7 +109,9 @@ fuzz_target!(|data: &[u8]| {
     if oversized.len() > MAX_TOKEN_BYTES {
         assert_eq!(
             fixture.verifier.verify(&oversized, NOW),
-            Err(JwtError::TooLarge)
+            Err(JwtError::TooLarge {
+                limit: MAX_TOKEN_BYTES
+            })
         );
     }
 
@@ -142,7 +151,9 @@ fn round_trip(fixture: &Fixture, data: &[u8]) {
     if token.len() > MAX_TOKEN_BYTES {
         assert_eq!(
             fixture.verifier.verify(&token, NOW),
-            Err(JwtError::TooLarge)
+            Err(JwtError::TooLarge {
+                limit: MAX_TOKEN_BYTES
+            })
         );
         return;
     }

@@ -61,9 +61,22 @@ pub(crate) const CACHE_KDF_WORKERS: Setting = setting("cache", "kdf_workers");
 pub(crate) const CACHE_KDF_QUEUE: Setting = setting("cache", "kdf_queue");
 pub(crate) const SERVER_LISTEN: Setting = setting("server", "listen");
 pub(crate) const SERVER_UPSTREAM: Setting = setting("server", "upstream");
+pub(crate) const SERVER_REQUEST_HEAD_TIMEOUT: Setting =
+    setting("server", "request_head_timeout_seconds");
+pub(crate) const SERVER_KEEP_ALIVE_TIMEOUT: Setting =
+    setting("server", "keep_alive_timeout_seconds");
+pub(crate) const SERVER_CLIENT_BODY_TIMEOUT: Setting =
+    setting("server", "client_body_timeout_seconds");
+pub(crate) const SERVER_UPSTREAM_TIMEOUT: Setting = setting("server", "upstream_timeout_seconds");
+pub(crate) const SERVER_MAX_CONNECTIONS: Setting = setting("server", "max_connections");
+pub(crate) const SERVER_SHUTDOWN_TIMEOUT: Setting = setting("server", "shutdown_timeout_seconds");
+pub(crate) const SERVER_UNDERSCORES_IN_HEADERS: Setting =
+    setting("server", "underscores_in_headers");
+pub(crate) const SERVER_MAX_AUTHORIZATION_BYTES: Setting =
+    setting("server", "max_authorization_bytes");
 
 /// Every setting, in the order `explain()` lists them.
-pub(crate) const SETTINGS: [Setting; 20] = [
+pub(crate) const SETTINGS: [Setting; 28] = [
     ADMIN_API_KEY,
     INGEST_API_KEYS,
     CONSUMPTION_API_KEYS,
@@ -84,6 +97,14 @@ pub(crate) const SETTINGS: [Setting; 20] = [
     CACHE_KDF_QUEUE,
     SERVER_LISTEN,
     SERVER_UPSTREAM,
+    SERVER_REQUEST_HEAD_TIMEOUT,
+    SERVER_KEEP_ALIVE_TIMEOUT,
+    SERVER_CLIENT_BODY_TIMEOUT,
+    SERVER_UPSTREAM_TIMEOUT,
+    SERVER_MAX_CONNECTIONS,
+    SERVER_SHUTDOWN_TIMEOUT,
+    SERVER_UNDERSCORES_IN_HEADERS,
+    SERVER_MAX_AUTHORIZATION_BYTES,
 ];
 
 /// Keys of one `[[token_issuer.projects]]` entry.

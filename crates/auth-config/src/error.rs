@@ -10,6 +10,11 @@ use crate::Origin;
 /// Why a configuration could not be loaded. Every message names the setting and where its value
 /// came from, and none contains a secret: values are described (their type, a parse problem),
 /// never echoed. The CLI exits with code 2 on any of these.
+///
+/// Each message is complete and states its reason once: a wrapped reason (an I/O error, a
+/// [`KeyError`], a [`StoredKeyError`]) is part of the message and kept in a `reason` field, but
+/// it is not returned by [`std::error::Error::source`], so reporters that print the source chain
+/// (`anyhow`'s `{:#}`) do not repeat it. auth-core's errors follow the same rule.
 #[non_exhaustive]
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -20,12 +25,12 @@ pub enum ConfigError {
         path: PathBuf,
     },
     /// The configuration file exists but cannot be read.
-    #[error("cannot read the configuration file {}: {source}", path.display())]
+    #[error("cannot read the configuration file {}: {reason}", path.display())]
     FileUnreadable {
         /// The file.
         path: PathBuf,
-        /// The operating system's reason.
-        source: std::io::Error,
+        /// The operating system's reason (in the message; not the error's `source()`).
+        reason: std::io::Error,
     },
     /// The configuration file is not UTF-8 (TOML must be).
     #[error("the configuration file {} is not valid UTF-8", path.display())]
@@ -87,7 +92,7 @@ pub enum ConfigError {
         problem: &'static str,
     },
     /// A stored API-key hash that parses as neither format, or names out-of-range iterations.
-    #[error("{setting} ({origin}), entry {entry}: {source}")]
+    #[error("{setting} ({origin}), entry {entry}: {reason}")]
     StoredKey {
         /// The dotted name.
         setting: String,
@@ -95,19 +100,31 @@ pub enum ConfigError {
         origin: Origin,
         /// 1-based position in the list of hashes.
         entry: usize,
-        /// Why it was refused (never echoes the hash).
-        source: StoredKeyError,
+        /// Why it was refused (never echoes the hash; in the message, not `source()`).
+        reason: StoredKeyError,
     },
     /// A PEM key that cannot be used where it is configured: not PEM, not a key, a private key
     /// where a public one is expected or the reverse, RSA under 2048 bits, an unsupported curve.
-    #[error("{setting} ({origin}): {source}")]
+    #[error("{setting} ({origin}): {reason}")]
     Key {
         /// The dotted name.
         setting: String,
         /// Where it was set.
         origin: Origin,
-        /// Why it was refused (never contains key material).
-        source: KeyError,
+        /// Why it was refused (never contains key material; in the message, not `source()`).
+        reason: KeyError,
+    },
+    /// The plain-text admin token variable holds a stored API-key hash: hashes belong in
+    /// `[authentication] admin_api_key`. (Used as a token, anyone who can read the stored hash
+    /// could log in as admin.) The value is never shown.
+    #[error(
+        "{variable} holds a stored API-key hash, not a token: stored hashes go in [authentication] admin_api_key, while {variable} holds the plain-text admin token"
+    )]
+    AdminTokenIsHash {
+        /// The variable, e.g. `MOOSE_ADMIN_TOKEN`.
+        variable: String,
+        /// Where it was set (`env MOOSE_ADMIN_TOKEN`).
+        origin: Origin,
     },
     /// A JWT key (or the token issuer) configured without the issuer or audience it needs.
     #[error(
@@ -158,6 +175,7 @@ impl ConfigError {
             | Self::InvalidValue { origin, .. }
             | Self::StoredKey { origin, .. }
             | Self::Key { origin, .. }
+            | Self::AdminTokenIsHash { origin, .. }
             | Self::JwtIncomplete { origin, .. }
             | Self::EnforceWithoutJwt { origin, .. }
             | Self::Requires { origin, .. } => Some(origin),

@@ -38,10 +38,10 @@ impl ConfigFile {
                     path: path.to_owned(),
                 });
             }
-            Err(source) => {
+            Err(reason) => {
                 return Err(ConfigError::FileUnreadable {
                     path: path.to_owned(),
-                    source,
+                    reason,
                 });
             }
         };

@@ -3,6 +3,7 @@
 //! Each environment variable is its own figment provider, so every merged value's tag leads back
 //! to the exact variable (or to the file, whose lines `ConfigFile` knows).
 
+use auth_core::apikey::AdminCredential;
 use auth_core::secrecy::SecretString;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
@@ -127,6 +128,12 @@ impl EnvLayers {
             }
             let Some(setting) = setting else {
                 let token = value.trim();
+                if AdminCredential::plain_token_is_stored_hash(token) {
+                    return Err(ConfigError::AdminTokenIsHash {
+                        variable: name,
+                        origin,
+                    });
+                }
                 if !token.is_empty() {
                     layers.admin_token = Some((SecretString::from(token.to_owned()), origin));
                 }

@@ -102,11 +102,11 @@ impl Layers {
     fn key_set_of(&self, value: &Value, path: &str, name: &str) -> Result<KeySet, ConfigError> {
         let mut keys = KeySet::new();
         let mut add = |text: &str, origin: Origin, entry: usize| {
-            let key = StoredKey::parse(text).map_err(|source| ConfigError::StoredKey {
+            let key = StoredKey::parse(text).map_err(|reason| ConfigError::StoredKey {
                 setting: name.to_owned(),
                 origin,
                 entry,
-                source,
+                reason,
             })?;
             keys.push(key);
             Ok::<_, ConfigError>(())

@@ -3,6 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr};
 
 use auth_core::apikey::KeySet;
+use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 use auth_core::jwt::SigningKey;
 
 /// `[cache]`: the server's verification caches and KDF pool (SPEC §10).
@@ -43,7 +44,8 @@ impl Default for CacheSettings {
     }
 }
 
-/// `[server]`: where `keygate serve` listens and what it protects.
+/// `[server]`: where `keygate serve` listens, what it protects, and the limits of its
+/// connections. The gateway applies these; auth-config only loads and validates them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerSettings {
     /// Listen address (`listen`, default `127.0.0.1:4000`).
@@ -51,26 +53,55 @@ pub struct ServerSettings {
     /// Upstream to proxy authenticated requests to (`upstream`, an `http(s)://` URL); `None`
     /// = built-in echo handlers.
     pub upstream: Option<String>,
-    /// `request_head_timeout_seconds` (default 10).
+    /// Time a client has to send a whole request head once it has started one
+    /// (`request_head_timeout_seconds`, default 10, 1 to 3600).
     pub request_head_timeout_seconds: u64,
-    /// `keep_alive_timeout_seconds` (default 60).
+    /// An idle keep-alive connection is closed after this (`keep_alive_timeout_seconds`,
+    /// default 60, 1 to 3600).
     pub keep_alive_timeout_seconds: u64,
-    /// `client_body_timeout_seconds` (default 30).
+    /// Longest pause between two pieces of a request body (`client_body_timeout_seconds`,
+    /// default 30, 1 to 3600).
     pub client_body_timeout_seconds: u64,
-    /// `upstream_timeout_seconds` (default 60).
+    /// Longest wait for the upstream's response head, and longest pause between two pieces of
+    /// its response body (`upstream_timeout_seconds`, default 60, 1 to 3600).
     pub upstream_timeout_seconds: u64,
-    /// `max_connections` (default 10000).
+    /// Open client connections; above it new connections are answered 503 and closed
+    /// (`max_connections`, default 10000, 1 to 1000000). The gateway lowers it to fit the
+    /// process's file-descriptor limit.
     pub max_connections: usize,
-    /// `shutdown_timeout_seconds` (default 30).
+    /// On SIGTERM/SIGINT, how long in-flight requests may finish before the process exits
+    /// (`shutdown_timeout_seconds`, default 30, 0 to 3600).
     pub shutdown_timeout_seconds: u64,
-    /// `underscores_in_headers` (default false).
+    /// Whether inbound headers whose names contain `_` are kept (`underscores_in_headers`,
+    /// default `false`: they are dropped before proxying, as with nginx's
+    /// `underscores_in_headers off`, because CGI/WSGI/Rack fold `_` into `-` and
+    /// `X_Keygate_Subject` would otherwise forge `X-Keygate-Subject`).
     pub underscores_in_headers: bool,
+    /// Size cap of the `Authorization` header and of a bearer token / JWT
+    /// (`max_authorization_bytes`, default
+    /// [`auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES`], 1024 to 262144). The verifier of
+    /// [`Config::jwt_verifier`](crate::Config::jwt_verifier) already applies it to JWTs.
+    pub max_authorization_bytes: usize,
 }
 
 impl ServerSettings {
     /// Default of `listen`.
     pub const DEFAULT_LISTEN: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 4000);
+    /// Default of `request_head_timeout_seconds`.
+    pub const DEFAULT_REQUEST_HEAD_TIMEOUT_SECONDS: u64 = 10;
+    /// Default of `keep_alive_timeout_seconds`.
+    pub const DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS: u64 = 60;
+    /// Default of `client_body_timeout_seconds`.
+    pub const DEFAULT_CLIENT_BODY_TIMEOUT_SECONDS: u64 = 30;
+    /// Default of `upstream_timeout_seconds`.
+    pub const DEFAULT_UPSTREAM_TIMEOUT_SECONDS: u64 = 60;
+    /// Default of `max_connections`.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
+    /// Default of `shutdown_timeout_seconds`.
+    pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 30;
+    /// Default of `underscores_in_headers`.
+    pub const DEFAULT_UNDERSCORES_IN_HEADERS: bool = false;
 }
 
 impl Default for ServerSettings {
@@ -78,13 +109,14 @@ impl Default for ServerSettings {
         Self {
             listen: Self::DEFAULT_LISTEN,
             upstream: None,
-            request_head_timeout_seconds: 10,
-            keep_alive_timeout_seconds: 60,
-            client_body_timeout_seconds: 30,
-            upstream_timeout_seconds: 60,
-            max_connections: 10_000,
-            shutdown_timeout_seconds: 30,
-            underscores_in_headers: false,
+            request_head_timeout_seconds: Self::DEFAULT_REQUEST_HEAD_TIMEOUT_SECONDS,
+            keep_alive_timeout_seconds: Self::DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
+            client_body_timeout_seconds: Self::DEFAULT_CLIENT_BODY_TIMEOUT_SECONDS,
+            upstream_timeout_seconds: Self::DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            shutdown_timeout_seconds: Self::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            underscores_in_headers: Self::DEFAULT_UNDERSCORES_IN_HEADERS,
+            max_authorization_bytes: DEFAULT_MAX_AUTHORIZATION_BYTES,
         }
     }
 }

@@ -331,7 +331,7 @@ fn stored_hash_of_neither_format() {
         err,
         ConfigError::StoredKey {
             entry: 2,
-            source: StoredKeyError::UnknownFormat,
+            reason: StoredKeyError::UnknownFormat,
             ..
         }
     ));
@@ -355,7 +355,7 @@ fn phc_hash_with_iterations_out_of_range() {
     assert!(matches!(
         err,
         ConfigError::StoredKey {
-            source: StoredKeyError::IterationsOutOfRange { iterations: 999 },
+            reason: StoredKeyError::IterationsOutOfRange { iterations: 999 },
             ..
         }
     ));
@@ -374,7 +374,7 @@ fn malformed_phc_hash() {
     assert!(matches!(
         err,
         ConfigError::StoredKey {
-            source: StoredKeyError::MalformedPhc(_),
+            reason: StoredKeyError::MalformedPhc(_),
             ..
         }
     ));
@@ -401,7 +401,7 @@ fn jwt_secret_that_is_not_pem() {
     assert!(matches!(
         err,
         ConfigError::Key {
-            source: KeyError::NotPem,
+            reason: KeyError::NotPem,
             ..
         }
     ));
@@ -423,7 +423,7 @@ fn private_key_where_a_public_key_is_expected() {
     assert!(matches!(
         err,
         ConfigError::Key {
-            source: KeyError::PrivateKeyGiven,
+            reason: KeyError::PrivateKeyGiven,
             ..
         }
     ));
@@ -443,7 +443,7 @@ fn public_key_where_a_private_key_is_expected() {
     assert!(matches!(
         err,
         ConfigError::Key {
-            source: KeyError::PublicKeyGiven,
+            reason: KeyError::PublicKeyGiven,
             ..
         }
     ));
@@ -456,7 +456,7 @@ fn rsa_key_under_2048_bits() {
     assert!(matches!(
         err,
         ConfigError::Key {
-            source: KeyError::RsaTooSmall(1024),
+            reason: KeyError::RsaTooSmall(1024),
             ..
         }
     ));
@@ -471,7 +471,7 @@ fn ec_key_on_an_unsupported_curve() {
         matches!(
             err,
             ConfigError::Key {
-                source: KeyError::Unsupported(_),
+                reason: KeyError::Unsupported(_),
                 ..
             }
         ),
@@ -581,4 +581,105 @@ fn projects_without_a_private_key() {
         err.to_string().contains("token_issuer.private_key"),
         "{err}"
     );
+}
+
+#[test]
+fn admin_token_variable_holding_a_stored_hash() {
+    let moose = generate_moose().unwrap().stored;
+    let phc = auth_core::apikey::generate_phc(1000).unwrap().stored;
+    for stored in [moose.clone(), format!("{phc}\n")] {
+        let (_, err) = fail(None, &[("MOOSE_ADMIN_TOKEN", &stored)]);
+        assert!(
+            matches!(&err, ConfigError::AdminTokenIsHash { variable, .. } if variable == "MOOSE_ADMIN_TOKEN"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.origin().map(ToString::to_string).as_deref(),
+            Some("env MOOSE_ADMIN_TOKEN")
+        );
+        let message = err.to_string();
+        assert!(message.starts_with("MOOSE_ADMIN_TOKEN "), "{message}");
+        assert!(
+            message.contains("[authentication] admin_api_key"),
+            "{message}"
+        );
+        assert!(message.contains("plain-text admin token"), "{message}");
+        assert_no_secret(&err, stored.trim());
+    }
+    // The same hash where it belongs loads, and a plain token (even a hex one) is fine.
+    let toml = format!(
+        "[authentication]\nadmin_api_key = {}\n",
+        toml_string(&moose)
+    );
+    assert!(common::load(Some(&toml), &[]).is_ok());
+    assert!(common::load(None, &[("MOOSE_ADMIN_TOKEN", &moose[..39])]).is_ok());
+}
+
+#[test]
+fn wrapped_reasons_are_in_the_message_and_not_repeated_as_a_source() {
+    use std::error::Error as _;
+    let (_, key) = jwt_secret_error(SECRET);
+    let phc = "$pbkdf2-sha256$i=999,l=32$c2FsdHNhbHRzYWx0c2FsdA$MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY";
+    let (_, stored) = fail(None, &[("MOOSE_CONSUMPTION_API_KEY", phc)]);
+    let dir = dir_with(None);
+    std::fs::create_dir(dir.path().join("moose.config.toml")).unwrap();
+    let unreadable = Config::load(&options(&dir, &[])).unwrap_err();
+    for (err, reason) in [
+        (&key, KeyError::NotPem.to_string()),
+        (
+            &stored,
+            StoredKeyError::IterationsOutOfRange { iterations: 999 }.to_string(),
+        ),
+    ] {
+        assert!(err.source().is_none(), "{err:?}");
+        assert_eq!(err.to_string().matches(&reason).count(), 1, "{err}");
+    }
+    assert!(matches!(unreadable, ConfigError::FileUnreadable { .. }));
+    assert!(unreadable.source().is_none(), "{unreadable:?}");
+}
+
+#[test]
+fn jwt_secret_certificate_that_is_not_x509() {
+    let garbage = format!(
+        "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+        "QUJD".repeat(10)
+    );
+    let (dir, err) = jwt_secret_error(&garbage);
+    assert!(
+        matches!(
+            err,
+            ConfigError::Key {
+                reason: KeyError::InvalidCertificate(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, "jwt.secret", &file_origin(&dir, 4));
+    assert!(
+        err.to_string()
+            .ends_with("the CERTIFICATE is not a valid X.509 certificate (the content is not DER)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn jwt_secret_certificate_of_a_small_rsa_key() {
+    let cert = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../auth-core/tests/fixtures/certs/rsa1024.crt"
+    ))
+    .unwrap();
+    let (dir, err) = jwt_secret_error(&cert);
+    assert!(
+        matches!(
+            err,
+            ConfigError::Key {
+                reason: KeyError::RsaTooSmall(1024),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_names(&err, "jwt.secret", &file_origin(&dir, 4));
 }

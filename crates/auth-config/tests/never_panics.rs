@@ -49,7 +49,21 @@ const KNOWN: &[(&str, &[&str])] = &[
             "kdf_queue",
         ],
     ),
-    ("server", &["listen", "upstream"]),
+    (
+        "server",
+        &[
+            "listen",
+            "upstream",
+            "request_head_timeout_seconds",
+            "keep_alive_timeout_seconds",
+            "client_body_timeout_seconds",
+            "upstream_timeout_seconds",
+            "max_connections",
+            "shutdown_timeout_seconds",
+            "underscores_in_headers",
+            "max_authorization_bytes",
+        ],
+    ),
 ];
 
 const ENV_NAMES: &[&str] = &[

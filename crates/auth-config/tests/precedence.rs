@@ -121,6 +121,14 @@ fn generic_names_reach_every_section() {
         ("MOOSE_CACHE__KDF_QUEUE", "7"),
         ("MOOSE_SERVER__LISTEN", "0.0.0.0:8080"),
         ("MOOSE_SERVER__UPSTREAM", "http://127.0.0.1:9000"),
+        ("MOOSE_SERVER__REQUEST_HEAD_TIMEOUT_SECONDS", "11"),
+        ("MOOSE_SERVER__KEEP_ALIVE_TIMEOUT_SECONDS", "12"),
+        ("MOOSE_SERVER__CLIENT_BODY_TIMEOUT_SECONDS", "13"),
+        ("MOOSE_SERVER__UPSTREAM_TIMEOUT_SECONDS", "14"),
+        ("MOOSE_SERVER__MAX_CONNECTIONS", "15"),
+        ("MOOSE_SERVER__SHUTDOWN_TIMEOUT_SECONDS", "16"),
+        ("MOOSE_SERVER__UNDERSCORES_IN_HEADERS", "yes"),
+        ("MOOSE_SERVER__MAX_AUTHORIZATION_BYTES", "20000"),
     ];
     let config = load(None, &env).unwrap();
     assert_eq!(config.admin_hashes().keys().len(), 1);
@@ -163,6 +171,8 @@ fn generic_names_reach_every_section() {
     );
     assert_eq!((cache.kdf_workers, cache.kdf_queue), (Some(3), 7));
     assert_eq!(config.server().listen.to_string(), "0.0.0.0:8080");
+    assert_eq!(config.server().max_authorization_bytes, 20_000);
+    assert_eq!(verifier.settings().max_token_bytes, 20_000);
     assert_eq!(
         config.server().upstream.as_deref(),
         Some("http://127.0.0.1:9000")

@@ -16,7 +16,7 @@ use auth_config::{Config, Env, LoadOptions};
 use auth_core::apikey::{AdminCredential, GeneratedKey, KeyId, StoredKey, generate_moose};
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use common::{
-    dir_with, explained, file_origin, line_starting, now, options, rsa, sign, toml_string,
+    dir_with, explained, file_origin, line_starting, load, now, options, rsa, sign, toml_string,
 };
 
 const ISSUER: &str = "https://my-auth-server.com/";
@@ -334,4 +334,40 @@ fn admin_precedence_cli_then_env_then_file() {
     assert!(nothing.admin_credential(cli()).is_configured());
     assert!(nothing.mechanisms(&nothing.admin_credential(cli())).admin);
     assert!(!nothing.mechanisms(&nothing.admin_credential(None)).admin);
+}
+
+#[test]
+fn jwt_secret_may_be_a_signing_certificate() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../auth-core/tests/fixtures/certs"
+    );
+    let cert = std::fs::read_to_string(format!("{fixtures}/p256.crt")).unwrap();
+    let private = std::fs::read_to_string(format!("{fixtures}/p256.key")).unwrap();
+    // As identity providers hand it out, and as `.env` files carry it (literal `\n`).
+    let one_line = cert.trim().replace('\n', "\\n");
+    for value in [cert.as_str(), one_line.as_str()] {
+        let config = load(
+            None,
+            &[
+                ("MOOSE_JWT_PUBLIC_KEY", value),
+                ("MOOSE_JWT_ISSUER", "https://idp/"),
+                ("MOOSE_JWT_AUDIENCE", "api"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(explained(&config, "jwt.secret").value, "ES256 public key");
+        let token = auth_core::jwt::SigningKey::from_pem(&private)
+            .unwrap()
+            .sign(&serde_json::json!({
+                "iss": "https://idp/", "aud": "api", "sub": "alice", "exp": now() + 60,
+            }))
+            .unwrap();
+        let claims = config
+            .jwt_verifier()
+            .unwrap()
+            .verify(&token, now())
+            .unwrap();
+        assert_eq!(claims.sub.as_deref(), Some("alice"));
+    }
 }

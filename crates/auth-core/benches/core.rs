@@ -13,7 +13,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use auth_core::apikey::{KeySet, StoredKey, generate_moose, generate_phc};
-use auth_core::header::parse_authorization;
+use auth_core::header::{DEFAULT_MAX_AUTHORIZATION_BYTES, parse_authorization};
 use auth_core::jwt::{
     JwtAlgorithm, JwtSettings, JwtVerifier, SigningKey, VerifyingKey, generate_key_pair,
 };
@@ -206,7 +206,9 @@ fn header(c: &mut Criterion) {
         ("malformed", "Bearer a b"),
     ] {
         group.bench_function(name, |b| {
-            b.iter(|| parse_authorization(black_box(value.as_bytes())));
+            b.iter(|| {
+                parse_authorization(black_box(value.as_bytes()), DEFAULT_MAX_AUTHORIZATION_BYTES)
+            });
         });
     }
     group.finish();

@@ -10,8 +10,13 @@
 
 use std::fmt;
 
-/// Largest `Authorization` value accepted, in bytes (SPEC §3).
-pub const MAX_HEADER_BYTES: usize = 8 * 1024;
+/// Default cap on the size of the `Authorization` header *and* of the bearer token (API key or
+/// JWT) it carries, in bytes: 16 KiB, since identity providers issue JWTs over 8 KiB when they
+/// carry group claims. This is the one definition of the default: servers pass their configured
+/// value (`[server] max_authorization_bytes`) to [`parse_authorization`] and, through
+/// [`JwtSettings::max_token_bytes`](crate::jwt::JwtSettings::max_token_bytes), to the JWT
+/// verifier.
+pub const DEFAULT_MAX_AUTHORIZATION_BYTES: usize = 16 * 1024;
 
 /// What an `Authorization` header carried.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,9 +61,12 @@ pub enum MalformedHeader {
     /// More than one `Authorization` header.
     #[error("more than one Authorization header")]
     MultipleHeaders,
-    /// The value is longer than [`MAX_HEADER_BYTES`].
-    #[error("the Authorization header is longer than 8 KiB")]
-    TooLong,
+    /// The value is longer than the configured cap (see [`DEFAULT_MAX_AUTHORIZATION_BYTES`]).
+    #[error("the Authorization header is longer than {limit} bytes")]
+    TooLong {
+        /// The cap in force, in bytes.
+        limit: usize,
+    },
     /// `Bearer` with nothing after it.
     #[error("the bearer token is empty")]
     EmptyToken,
@@ -70,14 +78,19 @@ pub enum MalformedHeader {
     InvalidCharacter,
 }
 
-/// Parses one `Authorization` header value (SPEC §3).
+/// Parses one `Authorization` header value (SPEC §3). Values longer than `max_bytes` are
+/// refused before the grammar is looked at, whatever their scheme (a server passes its
+/// configured cap; [`DEFAULT_MAX_AUTHORIZATION_BYTES`] is the default).
 ///
 /// # Errors
 /// [`MalformedHeader`] when the value uses the `Bearer` scheme but breaks its grammar,
-/// or is longer than 8 KiB.
-pub fn parse_authorization(value: &[u8]) -> Result<Credentials<'_>, MalformedHeader> {
-    if value.len() > MAX_HEADER_BYTES {
-        return Err(MalformedHeader::TooLong);
+/// or is longer than `max_bytes`.
+pub fn parse_authorization(
+    value: &[u8],
+    max_bytes: usize,
+) -> Result<Credentials<'_>, MalformedHeader> {
+    if value.len() > max_bytes {
+        return Err(MalformedHeader::TooLong { limit: max_bytes });
     }
     let value = value.trim_ascii_start_matches_ows().trim_ows_end();
     let Some((scheme, rest)) = split_scheme(value) else {
@@ -108,7 +121,10 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credentials<'_>, MalformedHea
 ///
 /// # Errors
 /// [`MalformedHeader::MultipleHeaders`] for more than one value, otherwise as [`parse_authorization`].
-pub fn parse_authorization_headers<'a, I>(values: I) -> Result<Credentials<'a>, MalformedHeader>
+pub fn parse_authorization_headers<'a, I>(
+    values: I,
+    max_bytes: usize,
+) -> Result<Credentials<'a>, MalformedHeader>
 where
     I: IntoIterator<Item = &'a [u8]>,
 {
@@ -119,7 +135,7 @@ where
     if values.next().is_some() {
         return Err(MalformedHeader::MultipleHeaders);
     }
-    parse_authorization(first)
+    parse_authorization(first, max_bytes)
 }
 
 /// Splits `scheme rest` at the first byte that cannot be part of an auth-scheme token.
@@ -185,8 +201,10 @@ impl TrimOws for [u8] {
 mod tests {
     use super::*;
 
+    const MAX: usize = DEFAULT_MAX_AUTHORIZATION_BYTES;
+
     fn parse(value: &str) -> Result<Option<&str>, MalformedHeader> {
-        parse_authorization(value.as_bytes()).map(|c| match c {
+        parse_authorization(value.as_bytes(), MAX).map(|c| match c {
             Credentials::None => None,
             Credentials::Bearer(t) => Some(t.as_str()),
         })
@@ -223,8 +241,41 @@ mod tests {
             parse("Bearer ab\u{e9}"),
             Err(MalformedHeader::InvalidCharacter)
         );
-        let long = format!("Bearer {}", "a".repeat(MAX_HEADER_BYTES));
-        assert_eq!(parse(&long), Err(MalformedHeader::TooLong));
+        let long = format!("Bearer {}", "a".repeat(MAX));
+        assert_eq!(parse(&long), Err(MalformedHeader::TooLong { limit: MAX }));
+    }
+
+    #[test]
+    fn the_size_cap_is_the_callers() {
+        // 12 KiB: over the old fixed 8 KiB, under the 16 KiB default.
+        let twelve = format!("Bearer {}", "a".repeat(12 * 1024));
+        assert!(matches!(parse(&twelve), Ok(Some(_))));
+        let exactly = format!("Bearer {}", "a".repeat(MAX - 7));
+        assert_eq!(exactly.len(), MAX);
+        assert!(matches!(parse(&exactly), Ok(Some(_))));
+        let twenty = format!("Bearer {}", "a".repeat(20 * 1024));
+        assert_eq!(
+            parse_authorization(twenty.as_bytes(), MAX),
+            Err(MalformedHeader::TooLong { limit: MAX })
+        );
+        assert!(matches!(
+            parse_authorization(twenty.as_bytes(), 32 * 1024),
+            Ok(Credentials::Bearer(_))
+        ));
+        // The cap applies whatever the scheme, and to each of several headers alike.
+        assert_eq!(
+            parse_authorization(b"Basic dXNlcjpwYXNz", 8),
+            Err(MalformedHeader::TooLong { limit: 8 })
+        );
+        let headers: [&[u8]; 1] = [twenty.as_bytes()];
+        assert_eq!(
+            parse_authorization_headers(headers, 1024),
+            Err(MalformedHeader::TooLong { limit: 1024 })
+        );
+        assert_eq!(
+            MalformedHeader::TooLong { limit: 1024 }.to_string(),
+            "the Authorization header is longer than 1024 bytes"
+        );
     }
 
     #[test]
@@ -232,22 +283,22 @@ mod tests {
         let one: [&[u8]; 1] = [b"Bearer abc"];
         let two: [&[u8]; 2] = [b"Bearer abc", b"Bearer abc"];
         assert!(matches!(
-            parse_authorization_headers(one),
+            parse_authorization_headers(one, MAX),
             Ok(Credentials::Bearer(_))
         ));
         assert_eq!(
-            parse_authorization_headers(two),
+            parse_authorization_headers(two, MAX),
             Err(MalformedHeader::MultipleHeaders)
         );
         assert_eq!(
-            parse_authorization_headers(std::iter::empty()),
+            parse_authorization_headers(std::iter::empty(), MAX),
             Ok(Credentials::None)
         );
     }
 
     #[test]
     fn debug_never_shows_the_token() {
-        let creds = parse_authorization(b"Bearer supersecret").unwrap();
+        let creds = parse_authorization(b"Bearer supersecret", MAX).unwrap();
         assert!(!format!("{creds:?}").contains("supersecret"));
     }
 }

@@ -9,8 +9,7 @@
 )]
 
 use auth_core::jwt::{
-    JwtAlgorithm, JwtError, JwtSettings, JwtVerifier, MAX_TOKEN_BYTES, SigningKey, VerifyingKey,
-    generate_key_pair,
+    JwtAlgorithm, JwtError, JwtSettings, JwtVerifier, SigningKey, VerifyingKey, generate_key_pair,
 };
 use auth_core::secrecy::ExposeSecret;
 use base64::Engine;
@@ -245,10 +244,11 @@ fn crit_headers_duplicate_members_and_oversized_tokens_are_refused() {
     let duplicate = rs256(r#"{"alg":"RS256","alg":"RS256"}"#, &claims());
     assert_eq!(verify(&duplicate), Err(JwtError::DuplicateKey));
     let mut big = claims();
-    big["padding"] = json!("x".repeat(MAX_TOKEN_BYTES));
+    let limit = auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
+    big["padding"] = json!("x".repeat(limit));
     assert_eq!(
         verify(&rs256(r#"{"alg":"RS256"}"#, &big)),
-        Err(JwtError::TooLarge)
+        Err(JwtError::TooLarge { limit })
     );
     assert!(matches!(verify("not a token"), Err(JwtError::Malformed(_))));
     assert!(matches!(verify("a.b.c.d"), Err(JwtError::Malformed(_))));

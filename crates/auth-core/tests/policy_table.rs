@@ -12,7 +12,9 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use auth_core::apikey::{ApiKeyError, KeyId};
-use auth_core::header::{MalformedHeader, parse_authorization};
+use auth_core::header::{
+    DEFAULT_MAX_AUTHORIZATION_BYTES as MAX, MalformedHeader, parse_authorization,
+};
 use auth_core::jwt::{Claims, JwtError};
 use auth_core::policy::{
     ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, RouteClass, Verifier, decide,
@@ -132,9 +134,9 @@ fn run(
     };
     let fake = Fake::default();
     let credentials = if header == "<none>" {
-        auth_core::header::parse_authorization_headers(std::iter::empty())
+        auth_core::header::parse_authorization_headers(std::iter::empty(), MAX)
     } else {
-        parse_authorization(header.as_bytes())
+        parse_authorization(header.as_bytes(), MAX)
     };
     let outcome = match decide(class, credentials, &all, &fake) {
         Ok(Principal::Jwt(_)) => Expect::Jwt,

@@ -145,7 +145,10 @@ fn parts(c: &mut Criterion) {
         let bytes = header.as_bytes();
         group.bench_function(format!("parse_and_plan/{name}"), |b| {
             b.iter(|| {
-                let credentials = auth_core::header::parse_authorization(bytes);
+                let credentials = auth_core::header::parse_authorization(
+                    bytes,
+                    auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES,
+                );
                 auth_core::policy::plan(RouteClass::Consumption, credentials, &mechanisms)
             })
         });

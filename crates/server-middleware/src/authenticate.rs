@@ -48,6 +48,7 @@ pub(crate) async fn authenticate(
 ) -> Result<Principal, Rejection> {
     let credentials = auth_core::header::parse_authorization_headers(
         headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+        active.state.max_authorization_bytes(),
     );
     let (token, steps) = match plan(class, credentials, active.state.mechanisms()) {
         Plan::Allow(principal) => return Ok(principal),
@@ -67,9 +68,14 @@ pub(crate) async fn authenticate(
 }
 
 /// The credential kind a request presented, for metrics and logs of refused requests.
-pub(crate) fn presented_method(class: RouteClass, headers: &HeaderMap) -> &'static str {
+pub(crate) fn presented_method(
+    class: RouteClass,
+    headers: &HeaderMap,
+    max_authorization_bytes: usize,
+) -> &'static str {
     let credentials = auth_core::header::parse_authorization_headers(
         headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+        max_authorization_bytes,
     );
     match credentials {
         Ok(Credentials::Bearer(_)) if class == RouteClass::Admin => "admin_token",

@@ -256,7 +256,8 @@ impl AuthHandle {
         let result = authenticate(&active, class, headers)
             .instrument(span.clone())
             .await;
-        telemetry::observe(&span, class, headers, &result);
+        let max_bytes = active.state.max_authorization_bytes();
+        telemetry::observe(&span, class, headers, max_bytes, &result);
         result
     }
 

@@ -2,6 +2,7 @@
 
 use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet};
+use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 use auth_core::jwt::JwtVerifier;
 use auth_core::policy::{ClassMechanisms, Mechanisms, RouteClass};
 use auth_core::routes::RouteRules;
@@ -23,6 +24,7 @@ pub struct AuthState {
     routes: RouteRules,
     cache: CacheSettings,
     kdf: KdfSettings,
+    max_authorization_bytes: usize,
     mechanisms: Mechanisms,
 }
 
@@ -69,6 +71,7 @@ pub struct AuthStateBuilder {
     routes: RouteRules,
     cache: CacheSettings,
     kdf: KdfSettings,
+    max_authorization_bytes: Option<usize>,
 }
 
 impl AuthState {
@@ -147,6 +150,12 @@ impl AuthState {
     #[must_use]
     pub fn kdf_settings(&self) -> &KdfSettings {
         &self.kdf
+    }
+
+    /// The size cap of the `Authorization` header and of the JWTs it carries, in bytes.
+    #[must_use]
+    pub fn max_authorization_bytes(&self) -> usize {
+        self.max_authorization_bytes
     }
 
     /// Protected classes with nothing configured: they let every request through.
@@ -257,6 +266,16 @@ impl AuthStateBuilder {
         self
     }
 
+    /// The size cap of the `Authorization` header (longer ones are answered 400) and of a JWT
+    /// (`[server] max_authorization_bytes`; default
+    /// [`DEFAULT_MAX_AUTHORIZATION_BYTES`]). [`AuthStateBuilder::build`] applies it to the JWT
+    /// verifier too, so the two caps are always the same.
+    #[must_use]
+    pub fn max_authorization_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_authorization_bytes = Some(max_bytes);
+        self
+    }
+
     /// Checks the configuration and builds the state.
     ///
     /// The token issuer's public key is added to the JWT verifier, so issued tokens always pass.
@@ -270,7 +289,11 @@ impl AuthStateBuilder {
         if self.kdf.workers == 0 {
             return Err(StateError::NoKdfWorkers);
         }
+        let max_authorization_bytes = self
+            .max_authorization_bytes
+            .unwrap_or(DEFAULT_MAX_AUTHORIZATION_BYTES);
         let (jwt, issuer) = combine_jwt_and_issuer(self.jwt, self.issuer)?;
+        let jwt = jwt.map(|verifier| verifier.with_max_token_bytes(max_authorization_bytes));
         let jwks = match self.jwks {
             None => None,
             Some(_) if jwt.is_none() => return Err(StateError::JwksWithoutJwt),
@@ -309,6 +332,7 @@ impl AuthStateBuilder {
             routes: self.routes,
             cache: self.cache,
             kdf: self.kdf,
+            max_authorization_bytes,
             mechanisms,
         })
     }

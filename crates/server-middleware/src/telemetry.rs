@@ -183,6 +183,7 @@ pub(crate) fn observe(
     span: &tracing::Span,
     class: RouteClass,
     headers: &http::HeaderMap,
+    max_authorization_bytes: usize,
     result: &Result<auth_core::policy::Principal, crate::Rejection>,
 ) {
     use crate::Rejection;
@@ -209,7 +210,8 @@ pub(crate) fn observe(
             tracing::debug!(parent: span, "request authenticated");
         }
         Err(Rejection::Denied(denial)) => {
-            let method = crate::authenticate::presented_method(class, headers);
+            let method =
+                crate::authenticate::presented_method(class, headers, max_authorization_bytes);
             let outcome = denial.error_code().unwrap_or("no_credentials");
             decision(class, method, outcome);
             span.record("method", method);
@@ -218,7 +220,8 @@ pub(crate) fn observe(
         }
         Err(Rejection::InvalidPath(_)) => {}
         Err(Rejection::Overloaded) => {
-            let method = crate::authenticate::presented_method(class, headers);
+            let method =
+                crate::authenticate::presented_method(class, headers, max_authorization_bytes);
             decision(class, method, "overloaded");
             span.record("method", method);
             span.record("outcome", "overloaded");

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use auth_core::apikey::KeySet;
+use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 use auth_core::jwt::{DEFAULT_LEEWAY_SECONDS, SigningKey, VerifyingKey};
 use auth_core::secrecy::SecretString;
 
@@ -11,7 +12,10 @@ use crate::catalog::{
     ADMIN_API_KEY, CACHE_API_KEY_TTL, CACHE_FAILURE_TTL, CACHE_KDF_QUEUE, CACHE_KDF_WORKERS,
     CACHE_MAX_ENTRIES, CONSUMPTION_API_KEYS, INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS,
     ISSUER_TTL, JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER,
-    JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET, SERVER_LISTEN, SERVER_UPSTREAM, Setting,
+    JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET, SERVER_CLIENT_BODY_TIMEOUT, SERVER_KEEP_ALIVE_TIMEOUT,
+    SERVER_LISTEN, SERVER_MAX_AUTHORIZATION_BYTES, SERVER_MAX_CONNECTIONS,
+    SERVER_REQUEST_HEAD_TIMEOUT, SERVER_SHUTDOWN_TIMEOUT, SERVER_UNDERSCORES_IN_HEADERS,
+    SERVER_UPSTREAM, SERVER_UPSTREAM_TIMEOUT, Setting,
 };
 use crate::explain::{NOT_SET, REDACTED, describe_keys};
 use crate::layers::Layers;
@@ -98,10 +102,14 @@ impl Builder<'_> {
     }
 
     fn flag(&mut self, setting: Setting) -> Result<Sourced<bool>, ConfigError> {
+        self.flag_or(setting, false)
+    }
+
+    fn flag_or(&mut self, setting: Setting, default: bool) -> Result<Sourced<bool>, ConfigError> {
         let flag = self
             .layers
             .flag(setting)?
-            .unwrap_or((false, Origin::Default));
+            .unwrap_or((default, Origin::Default));
         self.explain(setting.path(), flag.0.to_string(), flag.1.clone());
         Ok(flag)
     }
@@ -162,10 +170,10 @@ impl Builder<'_> {
             self.explain_unset(setting);
             return Ok(None);
         };
-        let key = VerifyingKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+        let key = VerifyingKey::from_pem(&pem).map_err(|reason| ConfigError::Key {
             setting: setting.path(),
             origin: origin.clone(),
-            source,
+            reason,
         })?;
         self.explain(
             setting.path(),
@@ -183,10 +191,10 @@ impl Builder<'_> {
             self.explain_unset(setting);
             return Ok(None);
         };
-        let key = SigningKey::from_pem(&pem).map_err(|source| ConfigError::Key {
+        let key = SigningKey::from_pem(&pem).map_err(|reason| ConfigError::Key {
             setting: setting.path(),
             origin: origin.clone(),
-            source,
+            reason,
         })?;
         let kid: String = key.kid().chars().take(8).collect();
         self.explain(
@@ -298,10 +306,55 @@ impl Builder<'_> {
         };
         self.explain(SERVER_LISTEN.path(), listen.to_string(), origin);
         let upstream = self.url(SERVER_UPSTREAM)?.map(|(url, _)| url);
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let mut timeout = |setting, default| self.number(setting, default, 1..=3600, "1 to 3600");
+        let request_head_timeout_seconds = timeout(
+            SERVER_REQUEST_HEAD_TIMEOUT,
+            ServerSettings::DEFAULT_REQUEST_HEAD_TIMEOUT_SECONDS,
+        )?;
+        let keep_alive_timeout_seconds = timeout(
+            SERVER_KEEP_ALIVE_TIMEOUT,
+            ServerSettings::DEFAULT_KEEP_ALIVE_TIMEOUT_SECONDS,
+        )?;
+        let client_body_timeout_seconds = timeout(
+            SERVER_CLIENT_BODY_TIMEOUT,
+            ServerSettings::DEFAULT_CLIENT_BODY_TIMEOUT_SECONDS,
+        )?;
+        let upstream_timeout_seconds = timeout(
+            SERVER_UPSTREAM_TIMEOUT,
+            ServerSettings::DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
+        )?;
         Ok(ServerSettings {
             listen,
             upstream,
-            ..ServerSettings::default()
+            request_head_timeout_seconds,
+            keep_alive_timeout_seconds,
+            client_body_timeout_seconds,
+            upstream_timeout_seconds,
+            max_connections: size(self.number(
+                SERVER_MAX_CONNECTIONS,
+                ServerSettings::DEFAULT_MAX_CONNECTIONS as u64,
+                1..=1_000_000,
+                "1 to 1000000",
+            )?),
+            shutdown_timeout_seconds: self.number(
+                SERVER_SHUTDOWN_TIMEOUT,
+                ServerSettings::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+                0..=3600,
+                "0 to 3600",
+            )?,
+            underscores_in_headers: self
+                .flag_or(
+                    SERVER_UNDERSCORES_IN_HEADERS,
+                    ServerSettings::DEFAULT_UNDERSCORES_IN_HEADERS,
+                )?
+                .0,
+            max_authorization_bytes: size(self.number(
+                SERVER_MAX_AUTHORIZATION_BYTES,
+                DEFAULT_MAX_AUTHORIZATION_BYTES as u64,
+                1024..=262_144,
+                "1024 to 262144",
+            )?),
         })
     }
 }

@@ -131,6 +131,8 @@ fn jwt_verifier(read: &Read) -> Result<Option<JwtVerifier>, ConfigError> {
             issuer: issuer.clone(),
             audience: audience.clone(),
             leeway_seconds: read.leeway,
+            // One cap for the Authorization header and the JWT it carries.
+            max_token_bytes: read.server.max_authorization_bytes,
         },
     )))
 }

@@ -4,7 +4,7 @@ use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{ApiKeyError, KeyId, KeySet};
+use super::{ApiKeyError, KeyId, KeySet, StoredKey};
 
 /// The credential admin routes accept. Only the highest-precedence configured source is used:
 /// `serve --admin-token` (plain text) > `MOOSE_ADMIN_TOKEN` (plain text) > `admin_api_key` (hash).
@@ -50,6 +50,16 @@ impl AdminCredential {
         } else {
             Self::Hashed(hashes)
         }
+    }
+
+    /// Whether a configured plain-text admin token (`MOOSE_ADMIN_TOKEN`, `serve --admin-token`)
+    /// is really a stored API-key hash (40 hex characters or a `$pbkdf2-sha256$` PHC string).
+    /// Such a value is a configuration mistake: hashes belong in `[authentication]
+    /// admin_api_key`, and used as a plain token it would let anyone who reads the configuration
+    /// in as admin. Surrounding white space is ignored.
+    #[must_use]
+    pub fn plain_token_is_stored_hash(token: &str) -> bool {
+        StoredKey::parse(token).is_ok()
     }
 
     /// Whether admin routes can be reached at all.
@@ -121,6 +131,24 @@ mod tests {
         let admin = AdminCredential::resolve(None, None, KeySet::new());
         assert!(!admin.is_configured());
         assert_eq!(admin.verify("anything"), Err(ApiKeyError::NotConfigured));
+    }
+
+    #[test]
+    fn stored_hashes_are_told_apart_from_plain_tokens() {
+        let moose = generate_moose().unwrap();
+        let phc = super::super::generate_phc(1000).unwrap();
+        assert!(AdminCredential::plain_token_is_stored_hash(&moose.stored));
+        assert!(AdminCredential::plain_token_is_stored_hash(&format!(
+            " {}\n",
+            phc.stored
+        )));
+        assert!(!AdminCredential::plain_token_is_stored_hash(
+            moose.bearer_token.expose_secret()
+        ));
+        assert!(!AdminCredential::plain_token_is_stored_hash(
+            phc.bearer_token.expose_secret()
+        ));
+        assert!(!AdminCredential::plain_token_is_stored_hash("hunter2"));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub enum KeyError {
     /// An EC key on a curve other than P-256, or another unsupported key type.
     #[error("unsupported key type: {0} (supported: RSA >= 2048 bits, EC P-256, Ed25519)")]
     Unsupported(&'static str),
+    /// A `CERTIFICATE` PEM whose content is not an X.509 certificate with a public key.
+    #[error("the CERTIFICATE is not a valid X.509 certificate ({0})")]
+    InvalidCertificate(&'static str),
     /// The DER inside the PEM does not decode as that kind of key.
     #[error("the key data is invalid")]
     Invalid,
@@ -111,7 +114,10 @@ impl fmt::Debug for VerifyingKey {
 }
 
 impl VerifyingKey {
-    /// Loads a PEM public key (SPKI `PUBLIC KEY`, or PKCS#1 `RSA PUBLIC KEY`).
+    /// Loads a PEM public key: SPKI `PUBLIC KEY`, PKCS#1 `RSA PUBLIC KEY`, or the public key
+    /// of an X.509 `CERTIFICATE` (as identity providers hand out signing certificates). A
+    /// certificate is only a container for its key here: its dates, issuer and signature are
+    /// not checked, and its key must meet the same rules as a bare one.
     ///
     /// # Errors
     /// [`KeyError`] for anything but an RSA ≥ 2048, EC P-256 or Ed25519 public key.
@@ -119,6 +125,10 @@ impl VerifyingKey {
         let block = pem::parse(pem_text.trim()).map_err(|_| KeyError::NotPem)?;
         match block.tag() {
             "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
+            "CERTIFICATE" => {
+                let spki = certificate_spki(block.contents())?;
+                return Self::from_pem(&pem::encode(&pem::Pem::new("PUBLIC KEY", spki)));
+            }
             tag if tag.contains("PRIVATE KEY") => return Err(KeyError::PrivateKeyGiven),
             tag => return Err(KeyError::UnsupportedPem(tag.to_owned())),
         }
@@ -406,6 +416,67 @@ fn modulus_bits(n: &[u8]) -> usize {
         Some(first) => n.len() * 8 - first.leading_zeros() as usize,
         None => 0,
     })
+}
+
+/// The DER `SubjectPublicKeyInfo` of a DER X.509 certificate (RFC 5280 §4.1), found by structure
+/// (never by searching for the first key-like OID or bit string):
+///
+/// ```text
+/// Certificate  ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue }
+/// TBSCertificate ::= SEQUENCE { version [0] EXPLICIT OPTIONAL, serialNumber, signature,
+///                               issuer, validity, subject, subjectPublicKeyInfo, ... }
+/// SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
+/// ```
+fn certificate_spki(der: &[u8]) -> Result<Vec<u8>, KeyError> {
+    use simple_asn1::{ASN1Block, ASN1Class, BigUint};
+    let blocks = simple_asn1::from_der(der)
+        .map_err(|_| KeyError::InvalidCertificate("the content is not DER"))?;
+    let not_a_certificate = KeyError::InvalidCertificate("not a Certificate structure");
+    let [ASN1Block::Sequence(_, certificate)] = blocks.as_slice() else {
+        return Err(not_a_certificate);
+    };
+    let [
+        ASN1Block::Sequence(_, tbs),
+        ASN1Block::Sequence(..),
+        ASN1Block::BitString(..),
+    ] = certificate.as_slice()
+    else {
+        return Err(not_a_certificate);
+    };
+    // Version 1 certificates have no version field; later ones start with `[0] EXPLICIT`.
+    let skip = match tbs.first() {
+        Some(ASN1Block::Explicit(ASN1Class::ContextSpecific, _, tag, _))
+            if *tag == BigUint::from(0u8) =>
+        {
+            1
+        }
+        _ => 0,
+    };
+    let fields = tbs.get(skip..).unwrap_or_default();
+    // serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+    let Some(
+        [
+            ASN1Block::Integer(..),
+            ASN1Block::Sequence(..),
+            ASN1Block::Sequence(..),
+            ASN1Block::Sequence(..),
+            ASN1Block::Sequence(..),
+            spki @ ASN1Block::Sequence(_, spki_fields),
+        ],
+    ) = fields.get(..6)
+    else {
+        return Err(not_a_certificate);
+    };
+    if !matches!(
+        spki_fields.as_slice(),
+        [ASN1Block::Sequence(..), ASN1Block::BitString(..)]
+    ) {
+        return Err(KeyError::InvalidCertificate(
+            "its subjectPublicKeyInfo is malformed",
+        ));
+    }
+    simple_asn1::to_der(spki)
+        .map_err(|_| KeyError::InvalidCertificate("its subjectPublicKeyInfo is malformed"))
 }
 
 /// Modulus size of a PKCS#1 `RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }`.

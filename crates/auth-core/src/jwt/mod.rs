@@ -15,7 +15,9 @@ pub use claims::Claims;
 pub use keys::{
     JwtAlgorithm, KeyError, MIN_RSA_BITS, PemKeyPair, SigningKey, VerifyingKey, generate_key_pair,
 };
-pub use token::{MAX_TOKEN_BYTES, looks_like_jwt};
+pub use token::looks_like_jwt;
+
+use crate::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 
 /// Default clock-skew allowance for `exp` and `nbf`, in seconds.
 pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
@@ -24,9 +26,12 @@ pub const DEFAULT_LEEWAY_SECONDS: u64 = 60;
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum JwtError {
-    /// Longer than [`MAX_TOKEN_BYTES`]; not parsed.
-    #[error("the token is longer than 8 KiB")]
-    TooLarge,
+    /// Longer than [`JwtSettings::max_token_bytes`]; not parsed.
+    #[error("the token is longer than {limit} bytes")]
+    TooLarge {
+        /// The cap in force, in bytes.
+        limit: usize,
+    },
     /// Not a compact JWS.
     #[error("malformed token: {0}")]
     Malformed(&'static str),
@@ -80,16 +85,21 @@ pub struct JwtSettings {
     pub audience: String,
     /// Allowed clock skew for `exp` and `nbf`, in seconds.
     pub leeway_seconds: u64,
+    /// Largest token accepted, in bytes; longer ones are refused before parsing. A server sets
+    /// it to the same value as its `Authorization` header cap (`[server]
+    /// max_authorization_bytes`), default [`DEFAULT_MAX_AUTHORIZATION_BYTES`].
+    pub max_token_bytes: usize,
 }
 
 impl JwtSettings {
-    /// Settings with the default leeway.
+    /// Settings with the default leeway and token-size cap.
     #[must_use]
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
         Self {
             issuer: issuer.into(),
             audience: audience.into(),
             leeway_seconds: DEFAULT_LEEWAY_SECONDS,
+            max_token_bytes: DEFAULT_MAX_AUTHORIZATION_BYTES,
         }
     }
 }
@@ -133,12 +143,19 @@ impl JwtVerifier {
         }
     }
 
+    /// A copy whose token-size cap is `max_bytes` (see [`JwtSettings::max_token_bytes`]).
+    #[must_use]
+    pub fn with_max_token_bytes(mut self, max_bytes: usize) -> Self {
+        self.settings.max_token_bytes = max_bytes;
+        self
+    }
+
     /// Verifies `token` at time `now` (Unix seconds).
     ///
     /// # Errors
     /// [`JwtError`] naming the first rule the token breaks.
     pub fn verify(&self, token: &str, now: u64) -> Result<Claims, JwtError> {
-        let raw = token::split(token)?;
+        let raw = token::split(token, self.settings.max_token_bytes)?;
         if raw.header.contains_key("crit") {
             return Err(JwtError::CritHeader);
         }
@@ -252,6 +269,42 @@ mod tests {
         signer
             .sign(&serde_json::json!({ "iss": "i", "aud": "a", "exp": now + 60 }))
             .unwrap()
+    }
+
+    #[test]
+    fn the_token_size_cap_is_a_setting_with_the_header_default() {
+        let now = 1_700_000_000;
+        let signer = signer(JwtAlgorithm::Es256);
+        // A 12 KiB token (group claims from an identity provider).
+        let groups: Vec<String> = (0..400).map(|i| format!("group-{i:05}-abcdefgh")).collect();
+        let token = signer
+            .sign(&serde_json::json!({
+                "iss": "i", "aud": "a", "exp": now + 60, "groups": groups,
+            }))
+            .unwrap();
+        assert!(
+            token.len() > 12 * 1024 && token.len() < 16 * 1024,
+            "{}",
+            token.len()
+        );
+        let settings = JwtSettings::new("i", "a");
+        assert_eq!(settings.max_token_bytes, DEFAULT_MAX_AUTHORIZATION_BYTES);
+        let verifier = JwtVerifier::new(vec![signer.verifying_key().clone()], settings);
+        assert!(verifier.verify(&token, now).is_ok());
+        let small = verifier.clone().with_max_token_bytes(8 * 1024);
+        assert_eq!(
+            small.verify(&token, now).unwrap_err(),
+            JwtError::TooLarge { limit: 8 * 1024 }
+        );
+        assert_eq!(
+            JwtError::TooLarge { limit: 8192 }.to_string(),
+            "the token is longer than 8192 bytes"
+        );
+        // Merged verifiers (JWKS) keep the cap.
+        assert_eq!(
+            small.with_additional_keys([]).settings().max_token_bytes,
+            8 * 1024
+        );
     }
 
     #[test]

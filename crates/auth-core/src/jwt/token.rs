@@ -5,9 +5,6 @@ use serde_json::{Map, Value};
 
 use super::JwtError;
 
-/// Largest token accepted, in bytes (SPEC §4).
-pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
-
 /// The three segments of a compact JWS, header and payload decoded.
 #[derive(Debug)]
 pub(crate) struct RawToken<'a> {
@@ -42,9 +39,10 @@ pub fn looks_like_jwt(token: &str) -> bool {
     !invalid && dots == 2 && !token.starts_with('.')
 }
 
-pub(crate) fn split(token: &str) -> Result<RawToken<'_>, JwtError> {
-    if token.len() > MAX_TOKEN_BYTES {
-        return Err(JwtError::TooLarge);
+/// Splits `token`, refusing anything over `max_bytes` before looking at it.
+pub(crate) fn split(token: &str, max_bytes: usize) -> Result<RawToken<'_>, JwtError> {
+    if token.len() > max_bytes {
+        return Err(JwtError::TooLarge { limit: max_bytes });
     }
     let (signing_input, signature) = token
         .rsplit_once('.')
@@ -151,7 +149,11 @@ mod tests {
     fn duplicate_members_are_refused() {
         let header = crate::b64url_encode(br#"{"alg":"RS256","alg":"none"}"#);
         let payload = crate::b64url_encode(b"{}");
-        let err = split(&format!("{header}.{payload}.c2ln")).unwrap_err();
+        let err = split(
+            &format!("{header}.{payload}.c2ln"),
+            crate::header::DEFAULT_MAX_AUTHORIZATION_BYTES,
+        )
+        .unwrap_err();
         assert_eq!(err, JwtError::DuplicateKey);
     }
 }

@@ -10,7 +10,7 @@
 /// path literally, one that percent-decodes, resolves dot segments, merges slashes and ignores
 /// letter case (Express, ASP.NET), and one that first strips `;` parameters from every segment
 /// (Tomcat, Jetty, Spring).
-pub fn upstream_classes(target: &str) -> [&'static str; 3] {
+pub(crate) fn upstream_classes(target: &str) -> [&'static str; 3] {
     let path = target.split('?').next().unwrap_or_default();
     let literal: Vec<String> = path.split('/').skip(1).map(str::to_owned).collect();
     let express: Vec<String> = resolve(literal.clone())

@@ -13,6 +13,7 @@ mod state;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use auth_core::apikey::AdminCredential;
 use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
@@ -22,7 +23,7 @@ use server_middleware::{
 };
 
 use crate::cli::ServeArgs;
-use crate::exit::Outcome;
+use crate::exit::{Outcome, usage};
 
 pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
     init_tracing();
@@ -35,7 +36,7 @@ pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
 
 async fn serve(args: ServeArgs) -> Result<Outcome> {
     let options = crate::commands::config::options(args.config.clone());
-    let cli_admin = args.admin_token.clone().map(SecretString::from);
+    let cli_admin = cli_admin_token(args.admin_token.as_deref())?;
     let (handle, settings, banner) = if options.is_unconfigured() {
         let dev = dev::DevMode::new(cli_admin)?;
         let handle = AuthHandle::new(dev.state()?);
@@ -85,6 +86,18 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
     reloads.abort();
     tracing::info!("keygate stopped");
     Ok(Outcome::Success)
+}
+
+/// `--admin-token`: a plain-text token. A stored hash there is a usage error (exit 2) that never
+/// shows the value: hashes go in `[authentication] admin_api_key`.
+fn cli_admin_token(token: Option<&str>) -> Result<Option<SecretString>> {
+    match token {
+        Some(token) if AdminCredential::plain_token_is_stored_hash(token) => Err(usage(
+            "--admin-token holds a stored API-key hash, not a token: stored hashes go in \
+             [authentication] admin_api_key, while --admin-token takes the plain-text admin token",
+        )),
+        other => Ok(other.map(|t| SecretString::from(t.to_owned()))),
+    }
 }
 
 /// The gateway's routes, all behind the auth layer (which lets public paths through), and in

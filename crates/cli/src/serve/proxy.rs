@@ -5,9 +5,10 @@
 //! below the upstream's base path; identity headers are only ever keygate's own.
 
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use auth_core::policy::{Denial, InvalidReason, Principal};
@@ -49,7 +50,8 @@ const HOP_BY_HOP: [&str; 9] = [
 /// How the upstream is reached and how long it may take.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UpstreamLimits {
-    /// Longest wait for the response head, and longest pause in the response body.
+    /// Longest wait for the response head (counted from the request body's latest progress),
+    /// and longest pause in the response body.
     pub(crate) timeout: Duration,
     /// Forward inbound headers whose names contain `_` (nginx's `underscores_in_headers`).
     pub(crate) underscores_in_headers: bool,
@@ -117,10 +119,33 @@ impl Upstream {
     }
 }
 
-/// Why the client's request body ended early, when it did (set by the connection's body
-/// wrapper, read here to tell a client fault from an upstream fault).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ClientBodyStatus(Arc<OnceLock<ClientBodyFailure>>);
+/// How the client's request body is doing, reported by the connection's body wrapper: when it
+/// last made progress (so a slow but steady upload is not taken for a silent upstream), and why
+/// it ended early, if it did (so a client fault is not reported as an upstream fault).
+#[derive(Debug, Clone)]
+pub(crate) struct ClientBodyStatus(Arc<BodyProgress>);
+
+#[derive(Debug)]
+struct BodyProgress {
+    started: Instant,
+    /// Milliseconds after `started` of the latest piece of body.
+    last_progress: AtomicU64,
+    /// The body is being read and the client has not sent the next piece yet: a silence now is
+    /// the client's, and its own timeout (408) will end it.
+    waiting_for_client: AtomicBool,
+    failure: OnceLock<ClientBodyFailure>,
+}
+
+impl Default for ClientBodyStatus {
+    fn default() -> Self {
+        Self(Arc::new(BodyProgress {
+            started: Instant::now(),
+            last_progress: AtomicU64::new(0),
+            waiting_for_client: AtomicBool::new(false),
+            failure: OnceLock::new(),
+        }))
+    }
+}
 
 /// How a request body failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,11 +158,56 @@ pub(crate) enum ClientBodyFailure {
 
 impl ClientBodyStatus {
     pub(crate) fn fail(&self, failure: ClientBodyFailure) {
-        let _ = self.0.set(failure);
+        let _ = self.0.failure.set(failure);
+    }
+
+    /// A piece of the body (or its end) arrived.
+    pub(crate) fn progressed(&self) {
+        let elapsed = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.0.last_progress.store(elapsed, Ordering::Relaxed);
+        self.0.waiting_for_client.store(false, Ordering::Relaxed);
+    }
+
+    /// The body is being read and nothing is there yet.
+    pub(crate) fn waiting(&self) {
+        self.0.waiting_for_client.store(true, Ordering::Relaxed);
     }
 
     fn failure(&self) -> Option<ClientBodyFailure> {
-        self.0.get().copied()
+        self.0.failure.get().copied()
+    }
+
+    fn last_progress(&self) -> Instant {
+        self.0.started + Duration::from_millis(self.0.last_progress.load(Ordering::Relaxed))
+    }
+}
+
+/// Waits for the upstream's response head: at most `timeout` after the request body last made
+/// progress (`None` when the upstream is silent too long).
+async fn await_response<F: std::future::Future>(
+    forwarded: F,
+    timeout: Duration,
+    body: Option<&ClientBodyStatus>,
+) -> Option<F::Output> {
+    tokio::pin!(forwarded);
+    let mut deadline = Instant::now() + timeout;
+    loop {
+        tokio::select! {
+            output = &mut forwarded => return Some(output),
+            () = tokio::time::sleep_until(deadline.into()) => {
+                let now = Instant::now();
+                let resumed = match body {
+                    // The client is the silent one: its body timeout answers 408.
+                    Some(body) if body.0.waiting_for_client.load(Ordering::Relaxed) => now + timeout,
+                    Some(body) => body.last_progress() + timeout,
+                    None => deadline,
+                };
+                if resumed <= now {
+                    return None;
+                }
+                deadline = resumed;
+            }
+        }
     }
 }
 
@@ -172,13 +242,13 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
     let forwarded = upstream
         .client
         .request(http::Request::from_parts(parts, body));
-    match tokio::time::timeout(timeout, forwarded).await {
-        Ok(Ok(response)) => {
+    match await_response(forwarded, timeout, body_status.as_ref()).await {
+        Some(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
             Response::from_parts(parts, Body::new(UpstreamBody::new(body, timeout)))
         }
-        Ok(Err(_)) => match body_status.and_then(|status| status.failure()) {
+        Some(Err(_)) => match body_status.and_then(|status| status.failure()) {
             Some(ClientBodyFailure::Malformed) => error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -195,7 +265,7 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
                 "the upstream service is unreachable",
             ),
         },
-        Err(_) => error_response(
+        None => error_response(
             StatusCode::GATEWAY_TIMEOUT,
             "gateway_timeout",
             "the upstream service did not answer in time",

@@ -448,9 +448,11 @@ impl HttpBody for ClientBody {
             }
             Poll::Ready(other) => {
                 this.timer = None;
+                this.status.progressed();
                 Poll::Ready(other.map(|frame| frame.map_err(io::Error::other)))
             }
             Poll::Pending => {
+                this.status.waiting();
                 let idle = this.idle;
                 let timer = this
                     .timer

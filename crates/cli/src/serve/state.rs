@@ -27,11 +27,14 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
                 .collect();
             let leeway = config
                 .jwt_verifier()
-                .map_or(60, |v| v.settings().leeway_seconds);
+                .map_or(auth_core::jwt::DEFAULT_LEEWAY_SECONDS, |v| {
+                    v.settings().leeway_seconds
+                });
             let claims = JwtSettings {
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 leeway_seconds: leeway,
+                max_token_bytes: config.server().max_authorization_bytes,
             };
             Some(
                 TokenIssuer::new(settings.signing_key.clone(), projects)?
@@ -53,6 +56,7 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
         .enforce_jwt_on_ingest(config.enforce_on_all_ingest_apis())
         .enforce_jwt_on_consumption(config.enforce_on_all_consumptions_apis())
         .admin(config.admin_credential(cli_admin))
+        .max_authorization_bytes(config.server().max_authorization_bytes)
         .token_issuer(issuer)
         .cache(CacheSettings {
             max_entries: cache.max_entries,

@@ -13,7 +13,8 @@ use serde_json::Value;
 use crate::token::seconds_from_json;
 use crate::{AuthError, AuthToken};
 
-/// Largest token-endpoint response read. A JWT is at most 8 KiB (SPEC §4); this leaves room.
+/// Largest token-endpoint response read. A gateway accepts JWTs of 16 KiB by default (`[server]
+/// max_authorization_bytes`); this leaves room.
 const MAX_TOKEN_RESPONSE_BYTES: usize = 64 * 1024;
 
 /// Turns a token endpoint's response into a token or a precise error.

@@ -143,7 +143,7 @@ async fn unusable_token_responses_are_precise_errors() {
         ("html", "the token response is not JSON"),
         (
             "spaces",
-            "the token is not a valid bearer token (RFC 6750 b64token, at most 8 KiB)",
+            "the token is not a valid bearer token (RFC 6750 b64token)",
         ),
         ("empty", "the token is empty"),
         ("no-expiry", "the response has no expiresIn"),

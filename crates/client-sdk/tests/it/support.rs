@@ -217,7 +217,10 @@ async fn protected(
         .get_all(header::AUTHORIZATION)
         .iter()
         .map(|v| v.as_bytes());
-    let token = match auth_core::header::parse_authorization_headers(values) {
+    let token = match auth_core::header::parse_authorization_headers(
+        values,
+        auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES,
+    ) {
         Ok(Credentials::Bearer(token)) => token.as_str().to_owned(),
         Ok(Credentials::None) => {
             return error(StatusCode::UNAUTHORIZED, "invalid_token", "no credentials");
