@@ -1,7 +1,9 @@
 //! `cargo xtask bench [FILTER] [--save-baseline NAME | --baseline NAME] [--update-docs]`.
 //!
-//! Runs every criterion bench of the workspace (`cargo bench --workspace --bench '*'`), then reads
-//! criterion's estimates and writes:
+//! Runs every criterion bench of the workspace (`cargo bench --workspace --features
+//! auth-core/bench-baselines --bench '*'`: the feature adds the `ring` and OpenSSL PBKDF2
+//! baselines, and OpenSSL's headers and pkg-config are installed from Debian's packages when
+//! missing), then reads criterion's estimates and writes:
 //! - `target/bench/summary.md`: medians per group, the PBKDF2 table with the ratios the goals of
 //!   issue 7 are stated in, and with `--baseline` the change of every median (over +5 % is a
 //!   regression, and the command fails);
@@ -20,10 +22,14 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, flag_value, run as run_command, workspace_root};
+use crate::util::{
+    apt_install, cargo, flag_value, has_program, run as run_command, workspace_root,
+};
 
 const DOCS_BEGIN: &str = "<!-- xtask-bench:begin -->";
 const DOCS_END: &str = "<!-- xtask-bench:end -->";
+/// The feature that adds the `ring` and OpenSSL baselines to `crates/auth-core/benches/core.rs`.
+const BASELINES_FEATURE: &str = "auth-core/bench-baselines";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let save = flag_value(args, "--save-baseline");
@@ -39,12 +45,22 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let update_docs = args.iter().any(|a| a == "--update-docs");
     let filter = positional(args);
 
+    ensure_openssl_dev()?;
     // Criterion's files carry their write time; anything older than this run is not reported.
     let started = SystemTime::now() - Duration::from_secs(2);
     let mut command = cargo();
     // `--bench '*'`: only `[[bench]]` targets (`--benches` would add libs and bins, whose libtest
-    // harness refuses criterion's flags).
-    command.args(["bench", "--workspace", "--bench", "*", "--"]);
+    // harness refuses criterion's flags). The feature brings in the ring and OpenSSL baselines
+    // of auth-core's PBKDF2 bench, which nothing else builds.
+    command.args([
+        "bench",
+        "--workspace",
+        "--features",
+        BASELINES_FEATURE,
+        "--bench",
+        "*",
+        "--",
+    ]);
     command.args(filter);
     if let Some(name) = save {
         command.args(["--save-baseline", name]);
@@ -133,6 +149,19 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The `openssl` crate of the OpenSSL baseline builds against the system's libcrypto, found with
+/// pkg-config: Debian's `libssl-dev` and `pkg-config`.
+fn ensure_openssl_dev() -> Result<()> {
+    if has_program("pkg-config", &["--exists", "openssl"]) {
+        return Ok(());
+    }
+    eprintln!(
+        "OpenSSL's development files or pkg-config are missing (the OpenSSL baseline needs \
+         them); installing them from Debian's packages"
+    );
+    apt_install(&["libssl-dev", "pkg-config"], "OpenSSL's development files")
 }
 
 /// The first argument that is neither a flag nor a flag's value (a criterion filter).

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::util::{cargo, flag_value, has_program, run as run_cmd, workspace_root};
+use crate::util::{apt_install, cargo, flag_value, has_program, run as run_cmd, workspace_root};
 
 /// Default seconds per wrk run; every run is bounded by it.
 const DEFAULT_SECONDS: u64 = 10;
@@ -140,12 +140,7 @@ fn ensure_wrk() -> Result<()> {
         return Ok(());
     }
     eprintln!("wrk is missing; installing it from Debian's packages");
-    run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
-        .or_else(|_| {
-            run_cmd(Command::new("apt-get").args(["update", "-qq"]))?;
-            run_cmd(Command::new("apt-get").args(["install", "-y", "-qq", "wrk"]))
-        })
-        .context("could not install wrk (try `apt-get install wrk`)")
+    apt_install(&["wrk"], "wrk")
 }
 
 fn tempdir() -> Result<PathBuf> {

@@ -42,6 +42,27 @@ pub(crate) fn has_program(program: &str, args: &[&str]) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Installs Debian `packages` with apt-get (running `apt-get update` first if the plain install
+/// fails, as on a fresh machine); `what` names them in the error.
+pub(crate) fn apt_install(packages: &[&str], what: &str) -> Result<()> {
+    let install = || {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(packages))
+    };
+    install()
+        .or_else(|_| {
+            run(Command::new("apt-get").args(["update", "-qq"]))?;
+            install()
+        })
+        .with_context(|| {
+            format!(
+                "could not install {what} (try `apt-get install {}`)",
+                packages.join(" ")
+            )
+        })
+}
+
 fn display(cmd: &Command) -> String {
     let mut text = cmd.get_program().to_string_lossy().into_owned();
     for arg in cmd.get_args() {

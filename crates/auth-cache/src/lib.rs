@@ -1,9 +1,8 @@
-//! keygate's caches.
+//! keygate's server-side cache.
 //!
 //! - [`verify`]: the server's verification cache (SPEC §10), keyed by SHA-256 of the token.
-//! - [`token`]: the client SDK's token cache (SPEC §8).
+//!
+//! The client SDK's token cache (SPEC §8) lives in `client-sdk` (`client_sdk::cache`), so that
+//! clients compile neither moka nor the server's policy types.
 
-pub mod token;
 pub mod verify;
-
-pub use token::{IssuedToken, TokenCache, TokenCacheError};

@@ -1,6 +1,10 @@
 //! auth-core's costs: PBKDF2 through our path beside `ring`, `aws-lc-rs` and OpenSSL in the same
 //! run; JWT verification per algorithm; API-key verification; header parsing.
 //!
+//! The `ring` and OpenSSL baselines need auth-core's `bench-baselines` feature (OpenSSL links
+//! the system's libcrypto); `cargo xtask bench` enables it. Without it the PBKDF2 group measures
+//! our path beside `aws-lc-rs` (a normal dependency) only.
+//!
 //! Benchmark ids are read by `cargo xtask bench` (`xtask/src/bench/summary.rs`): keep
 //! `pbkdf2_sha256/<implementation>/<iterations>` with `keygate` as our implementation.
 //! Results and how to reproduce them: `docs/benchmarks.md`.
@@ -35,17 +39,6 @@ fn keygate(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
     pbkdf2_sha256(PASSWORD, SALT, iterations, out);
 }
 
-fn ring(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
-    let iterations = NonZeroU32::new(iterations).expect("non-zero iterations");
-    ring::pbkdf2::derive(
-        ring::pbkdf2::PBKDF2_HMAC_SHA256,
-        iterations,
-        SALT,
-        PASSWORD,
-        out,
-    );
-}
-
 fn aws_lc_rs(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
     let iterations = NonZeroU32::new(iterations).expect("non-zero iterations");
     aws_lc_rs::pbkdf2::derive(
@@ -57,29 +50,56 @@ fn aws_lc_rs(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
     );
 }
 
-fn openssl(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
-    openssl::pkcs5::pbkdf2_hmac(
-        PASSWORD,
-        SALT,
-        iterations as usize,
-        openssl::hash::MessageDigest::sha256(),
-        out,
-    )
-    .expect("OpenSSL PBKDF2");
+/// The baselines that need the `bench-baselines` feature (see `Cargo.toml`).
+#[cfg(feature = "bench-baselines")]
+mod baselines {
+    use std::num::NonZeroU32;
+
+    use super::{OUTPUT_BYTES, PASSWORD, SALT};
+
+    pub(super) fn ring(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
+        let iterations = NonZeroU32::new(iterations).expect("non-zero iterations");
+        ring::pbkdf2::derive(
+            ring::pbkdf2::PBKDF2_HMAC_SHA256,
+            iterations,
+            SALT,
+            PASSWORD,
+            out,
+        );
+    }
+
+    pub(super) fn openssl(iterations: u32, out: &mut [u8; OUTPUT_BYTES]) {
+        openssl::pkcs5::pbkdf2_hmac(
+            PASSWORD,
+            SALT,
+            iterations as usize,
+            openssl::hash::MessageDigest::sha256(),
+            out,
+        )
+        .expect("OpenSSL PBKDF2");
+    }
 }
 
-const IMPLEMENTATIONS: [(&str, Derive); 4] = [
+const IMPLEMENTATIONS: &[(&str, Derive)] = &[
     ("keygate", keygate),
-    ("ring", ring),
+    #[cfg(feature = "bench-baselines")]
+    ("ring", baselines::ring),
     ("aws-lc-rs", aws_lc_rs),
-    ("openssl", openssl),
+    #[cfg(feature = "bench-baselines")]
+    ("openssl", baselines::openssl),
 ];
 
 fn pbkdf2(c: &mut Criterion) {
+    if cfg!(not(feature = "bench-baselines")) {
+        eprintln!(
+            "pbkdf2_sha256: the ring and OpenSSL baselines are off; enable auth-core's \
+             bench-baselines feature (cargo xtask bench does) to measure them"
+        );
+    }
     // Every implementation must compute the same function, or the comparison means nothing.
     let mut expected = [0u8; OUTPUT_BYTES];
     keygate(1_000, &mut expected);
-    for (name, derive) in IMPLEMENTATIONS {
+    for &(name, derive) in IMPLEMENTATIONS {
         let mut out = [0u8; OUTPUT_BYTES];
         derive(1_000, &mut out);
         assert_eq!(out, expected, "{name} disagrees with keygate's PBKDF2");
@@ -106,7 +126,7 @@ fn pbkdf2(c: &mut Criterion) {
                 .warm_up_time(Duration::from_millis(500))
                 .measurement_time(Duration::from_secs(2));
         }
-        for (name, derive) in IMPLEMENTATIONS {
+        for &(name, derive) in IMPLEMENTATIONS {
             group.bench_with_input(
                 BenchmarkId::new(name, iterations),
                 &iterations,

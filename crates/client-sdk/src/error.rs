@@ -4,7 +4,7 @@ use std::error::Error as StdError;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_cache::TokenCacheError;
+use crate::cache::TokenCacheError;
 
 /// Why no token could be obtained.
 ///
@@ -112,10 +112,6 @@ impl From<TokenCacheError<AuthError>> for AuthError {
         match error {
             TokenCacheError::Fetch(error) => error,
             TokenCacheError::Timeout { after } => Self::Timeout { after },
-            other => Self::Other {
-                transient: true,
-                error: Arc::new(other),
-            },
         }
     }
 }

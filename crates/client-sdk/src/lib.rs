@@ -2,7 +2,7 @@
 
 mod authenticator;
 mod authenticators;
-mod caching;
+pub mod cache;
 mod client;
 mod error;
 mod http;
@@ -10,12 +10,11 @@ mod token;
 mod url;
 
 pub use async_trait::async_trait;
-pub use auth_cache::token::{Clock, DEFAULT_FETCH_TIMEOUT, ManualClock, TokioClock};
 pub use authenticator::Authenticator;
 pub use authenticators::{
     BackendUrlAuthenticator, ProjectKeyAuthenticator, StaticTokenAuthenticator,
 };
-pub use caching::CachingAuthenticator;
+pub use cache::{CachingAuthenticator, Clock, DEFAULT_FETCH_TIMEOUT, ManualClock, TokioClock};
 pub use client::{CachedAuthenticator, Client, ClientBuilder};
 pub use error::{AuthError, ClientError};
 pub use http::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT};

@@ -1,4 +1,5 @@
-//! [`AuthToken`]: the `{"token", "expiresIn"}` shape every authenticator produces.
+//! [`AuthToken`]: the `{"token", "expiresIn"}` shape every authenticator produces and the token
+//! cache stores and serves.
 
 use std::fmt;
 
@@ -6,10 +7,12 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// A bearer token and its lifetime, as the token endpoint returns it and as a backend route
-/// forwards it to its frontend: JSON `{"token": "...", "expiresIn": 3600}`.
+/// A bearer token and its lifetime, as the token endpoint returns it, as an authenticator hands
+/// it to the [token cache](crate::cache) and as a backend route forwards it to its frontend: JSON
+/// `{"token": "...", "expiresIn": 3600}`.
 ///
-/// `expires_in` is in seconds. Tokens served from the cache carry the time actually left.
+/// `expires_in` is in seconds. Tokens served from the cache carry the time actually left, not
+/// the lifetime first reported.
 /// When deserializing, a fractional `expiresIn` is rounded down and a negative one is an error.
 /// `Debug` never shows the token.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,18 +56,6 @@ impl fmt::Debug for AuthToken {
             )
             .field("expires_in", &self.expires_in)
             .finish()
-    }
-}
-
-impl From<auth_cache::IssuedToken> for AuthToken {
-    fn from(token: auth_cache::IssuedToken) -> Self {
-        Self::new(token.token, token.expires_in)
-    }
-}
-
-impl From<AuthToken> for auth_cache::IssuedToken {
-    fn from(token: AuthToken) -> Self {
-        Self::new(token.token, token.expires_in)
     }
 }
 
@@ -180,5 +171,14 @@ mod tests {
         let debug = format!("{:?}", AuthToken::new("eyJsecret", 10));
         assert!(!debug.contains("eyJsecret"), "{debug}");
         assert!(debug.contains("expires_in: 10"), "{debug}");
+    }
+
+    #[test]
+    fn debug_shows_the_length_of_the_token() {
+        let token = AuthToken::new("secret-token-value", 60);
+        let debug = format!("{token:?}");
+        assert!(!debug.contains("secret-token-value"), "{debug}");
+        assert!(debug.contains("18 bytes"), "{debug}");
+        assert!(debug.contains("expires_in: 60"), "{debug}");
     }
 }

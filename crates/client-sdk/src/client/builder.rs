@@ -2,9 +2,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use auth_cache::token::{Clock, DEFAULT_FETCH_TIMEOUT};
-
 use super::Client;
+use crate::cache::{Clock, DEFAULT_FETCH_TIMEOUT};
 use crate::http::{self, DEFAULT_CONNECT_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, Redirects};
 use crate::url::parse_base_url;
 use crate::{AuthError, Authenticator, CachingAuthenticator, ClientError, ProjectKeyAuthenticator};

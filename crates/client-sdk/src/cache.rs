@@ -24,14 +24,20 @@
 //!
 //! Token values never appear in `Debug` output or errors.
 //!
+//! Fetches return, and the cache serves, [`AuthToken`](crate::AuthToken)s. Every authenticator is
+//! used through this cache: [`CachingAuthenticator`] wraps an
+//! [`Authenticator`](crate::Authenticator) in a `TokenCache`, and a [`Client`](crate::Client)
+//! always does that wrapping itself. Use `TokenCache` directly to cache tokens from something
+//! that is not an `Authenticator`:
+//!
 //! ```
-//! use std::time::Duration;
-//! use auth_cache::token::{IssuedToken, TokenCache};
+//! use client_sdk::AuthToken;
+//! use client_sdk::cache::TokenCache;
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() {
 //! // The error type must be Clone: callers that shared a failed fetch all get its error.
 //! let cache: TokenCache<String> = TokenCache::new();
-//! let fetch = || async { Ok(IssuedToken::new("eyJ.example.token", 3600)) };
+//! let fetch = || async { Ok(AuthToken::new("eyJ.example.token", 3600)) };
 //!
 //! let first = cache.get_or_fetch(fetch).await.unwrap();
 //! // Served from the cache: this fetcher would fail, but it is never called.
@@ -48,14 +54,14 @@
 //! # }
 //! ```
 
-mod cache;
+mod authenticator;
 mod clock;
 mod error;
-mod issued;
 mod lifetime;
+mod token_cache;
 
-pub use cache::{DEFAULT_FETCH_TIMEOUT, TokenCache};
+pub use authenticator::CachingAuthenticator;
 pub use clock::{Clock, ManualClock, TokioClock};
 pub use error::TokenCacheError;
-pub use issued::IssuedToken;
 pub use lifetime::{CachePlan, MAX_CACHED_LIFETIME, REFRESH_BUFFER, Uncacheable, refresh_buffer};
+pub use token_cache::{DEFAULT_FETCH_TIMEOUT, TokenCache};

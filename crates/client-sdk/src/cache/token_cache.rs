@@ -6,7 +6,8 @@ use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::time::Instant;
 
-use super::{CachePlan, Clock, IssuedToken, TokenCacheError, TokioClock};
+use super::{CachePlan, Clock, TokenCacheError, TokioClock};
+use crate::AuthToken;
 
 /// How long a fetch may take before it is dropped and counted as a failure.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -48,8 +49,8 @@ impl Entry {
         now < self.expires_at
     }
 
-    fn serve(&self, now: Instant) -> IssuedToken {
-        IssuedToken::new(
+    fn serve(&self, now: Instant) -> AuthToken {
+        AuthToken::new(
             self.token.clone(),
             self.expires_at.saturating_duration_since(now).as_secs(),
         )
@@ -95,7 +96,7 @@ impl<E> TokenCache<E> {
     /// The cached token if it has not expired yet (it may be due for a refresh), without
     /// fetching. `expires_in` is the time left.
     #[must_use]
-    pub fn peek(&self) -> Option<IssuedToken> {
+    pub fn peek(&self) -> Option<AuthToken> {
         let now = self.clock.now();
         let state = self.state();
         state
@@ -132,10 +133,10 @@ impl<E> TokenCache<E> {
     /// # Errors
     /// The fetch's error or [`TokenCacheError::Timeout`] — unless the cached token has not
     /// expired yet, in which case it is served instead.
-    pub async fn get_or_fetch<F, Fut>(&self, fetch: F) -> Result<IssuedToken, TokenCacheError<E>>
+    pub async fn get_or_fetch<F, Fut>(&self, fetch: F) -> Result<AuthToken, TokenCacheError<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<IssuedToken, E>>,
+        Fut: Future<Output = Result<AuthToken, E>>,
         E: Clone,
     {
         let seen_fetches = {
@@ -187,10 +188,10 @@ impl<E> TokenCache<E> {
     /// The fetch's error or [`TokenCacheError::Timeout`]. The previously cached token is kept
     /// (later calls may still be served from it) but is not returned here: the caller asked
     /// for a new one.
-    pub async fn force_refresh<F, Fut>(&self, fetch: F) -> Result<IssuedToken, TokenCacheError<E>>
+    pub async fn force_refresh<F, Fut>(&self, fetch: F) -> Result<AuthToken, TokenCacheError<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<IssuedToken, E>>,
+        Fut: Future<Output = Result<AuthToken, E>>,
         E: Clone,
     {
         let _fetching = self.fetch_lock.lock().await;
@@ -198,10 +199,10 @@ impl<E> TokenCache<E> {
     }
 
     /// Runs `fetch` under the timeout and records the outcome. The caller holds the fetch lock.
-    async fn fetch_and_store<F, Fut>(&self, fetch: F) -> Result<IssuedToken, TokenCacheError<E>>
+    async fn fetch_and_store<F, Fut>(&self, fetch: F) -> Result<AuthToken, TokenCacheError<E>>
     where
         F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<IssuedToken, E>>,
+        Fut: Future<Output = Result<AuthToken, E>>,
         E: Clone,
     {
         // The lifetime counts from when the request went out: the issuer started its clock

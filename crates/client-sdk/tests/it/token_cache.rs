@@ -1,14 +1,12 @@
-//! Behaviour of the client token cache (`auth_cache::token`), with fake fetchers and Tokio's
-//! paused clock. The client-sdk tests cover the same rules over real HTTP.
-
-// Test code: a panic is a failed test (clippy.toml allows these only inside #[test] fns).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::panic)]
+//! Behaviour of the token cache itself (`client_sdk::cache::TokenCache`), with fake fetchers and
+//! Tokio's paused clock. The other modules cover the same rules through `Client` over real HTTP.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use auth_cache::token::{IssuedToken, ManualClock, TokenCache, TokenCacheError};
+use client_sdk::AuthToken;
+use client_sdk::cache::{ManualClock, TokenCache, TokenCacheError};
 use tokio::time::{Instant, advance};
 
 type Cache = TokenCache<String>;
@@ -25,16 +23,16 @@ impl Issuer {
     }
 
     /// A fetch that succeeds after `delay` with a token living `expires_in` seconds.
-    async fn issue(&self, expires_in: u64, delay: Duration) -> Result<IssuedToken, String> {
+    async fn issue(&self, expires_in: u64, delay: Duration) -> Result<AuthToken, String> {
         let n = self.fetches.fetch_add(1, Ordering::SeqCst) + 1;
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
         }
-        Ok(IssuedToken::new(format!("token-{n}"), expires_in))
+        Ok(AuthToken::new(format!("token-{n}"), expires_in))
     }
 
     /// A fetch that fails after `delay`.
-    async fn fail(&self, delay: Duration) -> Result<IssuedToken, String> {
+    async fn fail(&self, delay: Duration) -> Result<AuthToken, String> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
         if !delay.is_zero() {
             tokio::time::sleep(delay).await;
@@ -43,7 +41,7 @@ impl Issuer {
     }
 }
 
-async fn get(cache: &Cache, issuer: &Issuer, expires_in: u64) -> IssuedToken {
+async fn get(cache: &Cache, issuer: &Issuer, expires_in: u64) -> AuthToken {
     cache
         .get_or_fetch(|| issuer.issue(expires_in, Duration::ZERO))
         .await
@@ -124,7 +122,7 @@ async fn lifetime_zero_is_never_cached() {
     let issuer = Issuer::default();
     for n in 1..=3 {
         let token = get(&cache, &issuer, 0).await;
-        assert_eq!(token, IssuedToken::new(format!("token-{n}"), 0));
+        assert_eq!(token, AuthToken::new(format!("token-{n}"), 0));
     }
     assert_eq!(issuer.fetches(), 3);
     assert!(cache.peek().is_none());
@@ -225,7 +223,7 @@ async fn a_fetch_times_out_after_thirty_seconds_by_default() {
     let cache = Cache::new();
     let start = Instant::now();
     let error = cache
-        .get_or_fetch(std::future::pending::<Result<IssuedToken, String>>)
+        .get_or_fetch(std::future::pending::<Result<AuthToken, String>>)
         .await
         .unwrap_err();
     assert_eq!(
@@ -243,7 +241,7 @@ async fn a_fetch_times_out_after_thirty_seconds_by_default() {
     let cache = Cache::new().with_fetch_timeout(Duration::from_secs(2));
     let start = Instant::now();
     let error = cache
-        .get_or_fetch(std::future::pending::<Result<IssuedToken, String>>)
+        .get_or_fetch(std::future::pending::<Result<AuthToken, String>>)
         .await
         .unwrap_err();
     assert!(matches!(error, TokenCacheError::Timeout { .. }));
@@ -257,7 +255,7 @@ async fn a_timed_out_refresh_serves_the_valid_token() {
     get(&cache, &issuer, 600).await;
     advance(Duration::from_secs(560)).await;
     let served = cache
-        .get_or_fetch(std::future::pending::<Result<IssuedToken, String>>)
+        .get_or_fetch(std::future::pending::<Result<AuthToken, String>>)
         .await
         .unwrap();
     assert_eq!((served.token.as_str(), served.expires_in), ("token-1", 35));

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use auth_cache::token::{Clock, IssuedToken, TokenCache};
 use auth_core::header::{Credentials, parse_authorization};
 
+use super::{Clock, TokenCache};
 use crate::{AuthError, AuthToken, Authenticator};
 
-/// Wraps an [`Authenticator`] in the token cache of SPEC §8 ([`auth_cache::token`]):
+/// Wraps an [`Authenticator`] in the token cache of SPEC §8 ([`TokenCache`], see the
+/// [module docs](super)):
 ///
 /// - tokens are reused until `expiresIn − 60 s` (half the lifetime for lifetimes ≤ 120 s); a
 ///   hit reports the time actually left as `expires_in`;
@@ -97,7 +98,7 @@ impl<A: Authenticator> CachingAuthenticator<A> {
 
     /// The cached token if it has not expired, without calling the inner authenticator.
     pub fn cached(&self) -> Option<AuthToken> {
-        self.cache.peek().map(AuthToken::from)
+        self.cache.peek()
     }
 
     /// Drops the cached token if it is `rejected` (compare-and-swap) and returns whether it
@@ -120,14 +121,13 @@ impl<A: Authenticator> CachingAuthenticator<A> {
         self.cache
             .force_refresh(|| self.fetch())
             .await
-            .map(AuthToken::from)
             .map_err(AuthError::from)
     }
 
-    async fn fetch(&self) -> Result<IssuedToken, AuthError> {
+    async fn fetch(&self) -> Result<AuthToken, AuthError> {
         let token = self.inner.get_auth_token().await?;
         check_sendable(&token.token)?;
-        Ok(token.into())
+        Ok(token)
     }
 }
 
@@ -153,7 +153,6 @@ impl<A: Authenticator> Authenticator for CachingAuthenticator<A> {
         self.cache
             .get_or_fetch(|| self.fetch())
             .await
-            .map(AuthToken::from)
             .map_err(AuthError::from)
     }
 }
