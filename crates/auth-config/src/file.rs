@@ -1,7 +1,10 @@
 //! Reading `moose.config.toml`: the known sections as figment values, plus the line of every key.
 //!
-//! figment's own TOML provider knows the file but not the line of a value, so the file is parsed
-//! here with `toml`'s spanned parser (`DeTable`) and handed to figment as a provider.
+//! figment's own TOML provider knows the file but not the line of a value, and cannot be limited
+//! to some sections. So the whole file is first checked by a streaming scan (`scan.rs`) that
+//! also finds the byte ranges of keygate's sections; only those ranges are parsed, with `toml`'s
+//! spanned parser (`DeTable`), and handed to figment as a provider. Moose's own sections, however
+//! large, are never held as a document.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -53,12 +56,23 @@ impl ConfigFile {
 
     /// Parses the text of a file named `path`.
     pub(crate) fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let document = DeTable::parse(text).map_err(|e| ConfigError::Syntax {
+        let syntax = |line: Option<usize>, message: String| ConfigError::Syntax {
             origin: Origin::File {
                 path: path.to_owned(),
-                line: e.span().map(|span| line_of(text, span.start)),
+                line,
             },
-            message: e.message().trim().to_owned(),
+            message,
+        };
+        let ranges = crate::scan::keygate_ranges(text)
+            .map_err(|e| syntax(e.offset.map(|offset| line_of(text, offset)), e.message))?;
+        let own = OwnText::new(text, &ranges);
+        // The whole file is valid TOML; what can still fail here is a rule that needs the whole
+        // document (a repeated key or table in keygate's sections).
+        let document = DeTable::parse(&own.text).map_err(|e| {
+            syntax(
+                e.span().map(|span| own.line_of(span.start)),
+                e.message().trim().to_owned(),
+            )
         })?;
         let mut file = Self {
             path: path.to_owned(),
@@ -69,8 +83,8 @@ impl ConfigFile {
             let name = key.get_ref().as_ref();
             if SECTIONS.contains(&name) {
                 file.lines
-                    .insert(name.to_owned(), line_of(text, key.span().start));
-                file.record_lines(text, name, value);
+                    .insert(name.to_owned(), own.line_of(key.span().start));
+                file.record_lines(&own, name, value);
                 file.check_section(name, value.get_ref())?;
                 file.data
                     .insert(name.to_owned(), to_figment(value.get_ref()));
@@ -99,22 +113,22 @@ impl ConfigFile {
         Ok(())
     }
 
-    fn record_lines(&mut self, text: &str, path: &str, value: &Spanned<DeValue<'_>>) {
+    fn record_lines(&mut self, own: &OwnText, path: &str, value: &Spanned<DeValue<'_>>) {
         match value.get_ref() {
             DeValue::Table(table) => {
                 for (key, item) in table {
                     let path = format!("{path}.{}", key.get_ref());
                     self.lines
-                        .insert(path.clone(), line_of(text, key.span().start));
-                    self.record_lines(text, &path, item);
+                        .insert(path.clone(), own.line_of(key.span().start));
+                    self.record_lines(own, &path, item);
                 }
             }
             DeValue::Array(items) => {
                 for (index, item) in items.iter().enumerate() {
                     let path = format!("{path}.{index}");
                     self.lines
-                        .insert(path.clone(), line_of(text, item.span().start));
-                    self.record_lines(text, &path, item);
+                        .insert(path.clone(), own.line_of(item.span().start));
+                    self.record_lines(own, &path, item);
                 }
             }
             _ => {}
@@ -135,6 +149,63 @@ impl ConfigFile {
             data: self.data.clone(),
         }
     }
+}
+
+/// keygate's sections of a file, cut out of it and joined, with what it takes to give an offset
+/// in the joined text its line in the file.
+struct OwnText {
+    text: String,
+    /// Where each range starts in `text`, and the file line it starts on.
+    pieces: Vec<(usize, usize)>,
+    /// Offsets of the line breaks in `text`.
+    newlines: Vec<usize>,
+}
+
+impl OwnText {
+    fn new(file: &str, ranges: &[std::ops::Range<usize>]) -> Self {
+        let mut own = Self {
+            text: String::new(),
+            pieces: Vec::with_capacity(ranges.len()),
+            newlines: Vec::new(),
+        };
+        // Lines are counted once, front to back, so the whole file costs one pass.
+        let (mut counted_to, mut line) = (0, 1);
+        for range in ranges {
+            let Some(piece) = file.get(range.clone()) else {
+                continue;
+            };
+            line += count_newlines(file.get(counted_to..range.start).unwrap_or_default());
+            counted_to = range.start;
+            own.pieces.push((own.text.len(), line));
+            own.text.push_str(piece);
+            // A range ends at a line break or just before the next header; keep pieces apart.
+            if !piece.ends_with('\n') {
+                own.text.push('\n');
+            }
+        }
+        own.newlines = own
+            .text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i)
+            .collect();
+        own
+    }
+
+    /// 1-based line in the file of byte `offset` of the joined text.
+    fn line_of(&self, offset: usize) -> usize {
+        let piece = self.pieces.partition_point(|&(start, _)| start <= offset);
+        let Some(&(start, line)) = piece.checked_sub(1).and_then(|i| self.pieces.get(i)) else {
+            return 1;
+        };
+        let before = |at: usize| self.newlines.partition_point(|&n| n < at);
+        line + before(offset) - before(start)
+    }
+}
+
+fn count_newlines(text: &str) -> usize {
+    text.bytes().filter(|&b| b == b'\n').count()
 }
 
 /// The file as a figment layer.

@@ -11,6 +11,7 @@ mod layers;
 mod options;
 mod origin;
 mod read;
+mod scan;
 mod settings;
 
 pub use config::Config;
