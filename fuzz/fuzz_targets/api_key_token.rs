@@ -1,4 +1,4 @@
-//! API-key token parsing, both formats (SPEC §2.1, §2.2), and `KeySet::verify` on random tokens.
+//! API-key token parsing, both formats (reference §2.1, §2.2), and `KeySet::verify` on random tokens.
 //!
 //! Invariants:
 //! - `token_format` agrees with an independent shape model: `moose` exactly for `32 hex . 32 hex`,
@@ -86,7 +86,7 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-/// SPEC §2.1/§2.2 token shapes, checked without the library.
+/// reference §2.1/§2.2 token shapes, checked without the library.
 fn model(token: &str) -> Result<ApiKeyFormat, ApiKeyError> {
     let bytes = token.as_bytes();
     let hex_half = |s: &[u8]| s.len() == 32 && s.iter().all(u8::is_ascii_hexdigit);

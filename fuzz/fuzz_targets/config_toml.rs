@@ -1,4 +1,4 @@
-//! Configuration loading from TOML bytes (`auth_config::Config::load`, SPEC §6).
+//! Configuration loading from TOML bytes (`auth_config::Config::load`, reference §6).
 //!
 //! The input is written to a `moose.config.toml` in a directory of this process and loaded with
 //! a fixed environment (never the process's) that carries a random admin token.

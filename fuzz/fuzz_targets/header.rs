@@ -1,4 +1,4 @@
-//! `Authorization` header parsing (SPEC §3) against an independent model of the grammar.
+//! `Authorization` header parsing (reference §3) against an independent model of the grammar.
 //!
 //! Invariants:
 //! - `parse_authorization` agrees with [`model`], a separate reading of the grammar, on every input
@@ -82,7 +82,7 @@ fuzz_target!(|data: &[u8]| {
     );
 });
 
-/// The grammar of SPEC §3 written as a scan over the value, independently of the parser.
+/// The grammar of reference §3 written as a scan over the value, independently of the parser.
 fn model(value: &[u8]) -> Result<Option<&[u8]>, MalformedHeader> {
     if value.len() > MAX_HEADER_BYTES {
         return Err(MalformedHeader::TooLong {

@@ -1,4 +1,4 @@
-//! JWT pre-parsing and verification (`JwtVerifier::verify`, `looks_like_jwt`; SPEC §4).
+//! JWT pre-parsing and verification (`JwtVerifier::verify`, `looks_like_jwt`; reference §4).
 //!
 //! Invariants:
 //! - a fuzzed token never verifies against keys generated when the target starts (one per

@@ -1,5 +1,5 @@
 //! Stored-hash parsing (`StoredKey::parse`): the bare 40-hex `moose` hash and the
-//! `$pbkdf2-sha256$` PHC string (SPEC §2.1, §2.2, §2.3).
+//! `$pbkdf2-sha256$` PHC string (reference §2.1, §2.2, §2.3).
 //!
 //! Invariants:
 //! - format detection is consistent: `phc` exactly when the trimmed string starts with `$`;

@@ -49,6 +49,16 @@ pub(crate) fn ci(args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // An embedder who wants only the layer turns the optional parts off: that must build alone.
+    run(cargo().args([
+        "clippy",
+        "--package",
+        "server-middleware",
+        "--no-default-features",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
     test(args)?;
     crate::fuzz::smoke()
 }

@@ -1,8 +1,12 @@
-//! keygate's server-side cache.
+//! What a server spends on verifying credentials, and what it keeps (reference §10).
 //!
-//! - [`verify`]: the server's verification cache (SPEC §10), keyed by SHA-256 of the token.
+//! - [`verify`]: the verification cache, keyed by SHA-256 of the token.
+//! - [`pool`]: the bounded pool key derivations run on, off the async reactor.
+//! - [`clock`]: the wall clock, in one place.
 //!
-//! The client SDK's token cache (SPEC §8) lives in `client-sdk` (`client_sdk::cache`), so that
-//! clients compile neither moka nor the server's policy types.
+//! The client SDK's token cache (reference §8) lives in `client-sdk` (`client_sdk::cache`), so
+//! that clients compile neither moka nor the server's policy types.
 
+pub mod clock;
+pub mod pool;
 pub mod verify;

@@ -1,7 +1,8 @@
-//! The server's verification cache (SPEC §10).
+//! The server's verification cache (reference §10).
 //!
-//! Outcomes of policy steps ([`Outcome`], exactly what [`auth_core::policy::run_step`] returns)
-//! are cached by SHA-256 of the token, never the token itself:
+//! Outcomes of policy steps ([`Outcome`], exactly what a
+//! [`Verifier`](auth_core::policy::Verifier) step returns) are cached by SHA-256 of the token,
+//! never the token itself:
 //!
 //! | outcome                    | kept for                                  |
 //! |----------------------------|-------------------------------------------|
@@ -12,21 +13,23 @@
 //! Every key carries a *generation*: the server stamps each configuration it installs with
 //! [`VerificationCache::invalidate_all`]'s new generation and looks up with it, so a reload
 //! invalidates everything at once, and a verification still running against the old
-//! configuration can never be served under the new one.
+//! configuration can never be served under the new one. A *key version* does the same for a
+//! key set that changes while a configuration serves (a remote JWKS): an outcome verified with
+//! one version of the keys is never served for another.
 //!
 //! Concurrent lookups of the same key share one computation (moka's entry API), so a burst of
 //! requests with a new API key costs one KDF run.
 //!
 //! ```
-//! use auth_cache::verify::{CacheSettings, VerificationCache};
+//! use auth_cache::verify::{CacheSettings, Lookup, VerificationCache};
 //! use auth_core::policy::{Principal, RouteClass, Step};
 //!
 //! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
 //! let cache = VerificationCache::new(CacheSettings::default());
-//! let generation = cache.generation();
+//! let lookup = Lookup::new(cache.generation(), Step::ApiKey, RouteClass::Ingest, "token");
 //! let verify = || async { Ok::<_, std::convert::Infallible>(Ok(Principal::Open(RouteClass::Ingest))) };
-//! let first = cache.get_or_verify(generation, Step::ApiKey, RouteClass::Ingest, "token", verify).await?;
-//! let second = cache.get_or_verify(generation, Step::ApiKey, RouteClass::Ingest, "token", verify).await?;
+//! let first = cache.get_or_verify(lookup, verify).await?;
+//! let second = cache.get_or_verify(lookup, verify).await?;
 //! assert!(!first.from_cache && second.from_cache);
 //! assert_eq!(cache.stats().snapshot().hits, 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -45,15 +48,64 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use auth_core::jwt::Claims;
-use auth_core::policy::{InvalidReason, Principal, RouteClass, Step};
+use auth_core::policy::{RouteClass, Step, StepOutcome};
 use moka::notification::RemovalCause;
 use sha2::{Digest, Sha256};
+
+use crate::clock::{Clock, SystemClock};
 
 pub use settings::CacheSettings;
 pub use stats::{StatsSnapshot, VerifyStats};
 
 /// The result of one verification step: who the token authenticates, or why it does not.
-pub type Outcome = Result<Principal, InvalidReason>;
+pub type Outcome = StepOutcome;
+
+/// What one lookup is for. The token is hashed into the key, never kept; `Debug` omits it.
+#[derive(Clone, Copy)]
+pub struct Lookup<'a> {
+    /// The generation of the configuration that verifies ([`VerificationCache::generation`]).
+    pub generation: u64,
+    /// The version of a key set that changes under one configuration (0 when there is none).
+    pub key_version: u64,
+    /// The step.
+    pub step: Step,
+    /// The route class (only API-key outcomes depend on it).
+    pub class: RouteClass,
+    /// The token.
+    pub token: &'a str,
+}
+
+impl<'a> Lookup<'a> {
+    /// A lookup with key version 0.
+    #[must_use]
+    pub fn new(generation: u64, step: Step, class: RouteClass, token: &'a str) -> Self {
+        Self {
+            generation,
+            key_version: 0,
+            step,
+            class,
+            token,
+        }
+    }
+
+    /// The same lookup for key version `version`.
+    #[must_use]
+    pub fn with_key_version(mut self, version: u64) -> Self {
+        self.key_version = version;
+        self
+    }
+}
+
+impl fmt::Debug for Lookup<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Lookup")
+            .field("generation", &self.generation)
+            .field("key_version", &self.key_version)
+            .field("step", &self.step)
+            .field("class", &self.class)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A cached or freshly computed outcome.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +121,7 @@ pub struct Verified {
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct CacheKey {
     generation: u64,
+    key_version: u64,
     /// [`Step`] as a tag (`Step` is not `Hash`).
     step: u8,
     /// The class for API-key steps; [`RouteClass::Public`] for steps that do not depend on it.
@@ -77,7 +130,14 @@ struct CacheKey {
 }
 
 impl CacheKey {
-    fn new(generation: u64, step: Step, class: RouteClass, token: &str) -> Self {
+    fn new(lookup: &Lookup<'_>) -> Self {
+        let Lookup {
+            generation,
+            key_version,
+            step,
+            class,
+            token,
+        } = *lookup;
         // A JWT verifies the same way on every class; the admin credential is one class.
         let (step, class) = match step {
             Step::Jwt => (0, RouteClass::Public),
@@ -86,6 +146,7 @@ impl CacheKey {
         };
         Self {
             generation,
+            key_version,
             step,
             class,
             digest: Sha256::digest(token.as_bytes()).into(),
@@ -105,7 +166,9 @@ impl Hash for CacheKey {
             RouteClass::Admin => 3,
             _ => 0,
         };
-        let tag = (u64::from(self.step) << 4 | class).wrapping_add(self.generation << 8);
+        let tag = (u64::from(self.step) << 4 | class)
+            .wrapping_add(self.generation << 8)
+            .wrapping_add(self.key_version.rotate_left(32));
         state.write_u64(u64::from_le_bytes(head) ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 }
@@ -163,10 +226,21 @@ impl VerificationCache {
     /// An empty cache recording into `stats` (shared, e.g., across caches rebuilt on reload).
     #[must_use]
     pub fn with_stats(settings: CacheSettings, stats: Arc<VerifyStats>) -> Self {
+        Self::with_clock(settings, stats, Arc::new(SystemClock))
+    }
+
+    /// [`VerificationCache::with_stats`] whose JWT lifetimes (until `exp`) are reckoned by
+    /// `clock`.
+    #[must_use]
+    pub fn with_clock(
+        settings: CacheSettings,
+        stats: Arc<VerifyStats>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         let evictions = Arc::clone(&stats);
         let entries = moka::future::Cache::builder()
             .max_capacity(settings.max_entries)
-            .expire_after(expiry::OutcomeExpiry::new(&settings))
+            .expire_after(expiry::OutcomeExpiry::new(&settings, clock))
             .eviction_listener(move |_key, _value, cause| {
                 if cause == RemovalCause::Size {
                     evictions.record_eviction();
@@ -220,9 +294,9 @@ impl VerificationCache {
         self.entries.run_pending_tasks().await;
     }
 
-    /// The cached outcome of `step` for `token` under `generation`, or the outcome of the future
-    /// `verify` makes (called only on a miss), which is then cached. Concurrent callers with the
-    /// same key share one verification.
+    /// The cached outcome for `lookup`, or the outcome of the future `verify` makes (called only
+    /// on a miss), which is then cached. Concurrent callers with the same lookup share one
+    /// verification.
     ///
     /// `verify` fails with `E` for transient conditions (e.g. a full KDF pool): such failures
     /// are shared with the concurrent callers but never cached.
@@ -231,10 +305,7 @@ impl VerificationCache {
     /// The transient error of `verify`.
     pub async fn get_or_verify<F, Fut, E>(
         &self,
-        generation: u64,
-        step: Step,
-        class: RouteClass,
-        token: &str,
+        lookup: Lookup<'_>,
         verify: F,
     ) -> Result<Verified, Arc<E>>
     where
@@ -242,7 +313,7 @@ impl VerificationCache {
         Fut: Future<Output = Result<Outcome, E>>,
         E: Send + Sync + 'static,
     {
-        let key = CacheKey::new(generation, step, class, token);
+        let key = CacheKey::new(&lookup);
         // A plain read first: the hit path never builds the single-flight machinery.
         if let Some(outcome) = self.entries.get(&key).await {
             self.stats.record_hit();
@@ -266,10 +337,7 @@ impl VerificationCache {
     }
 }
 
-/// Seconds from now until a JWT's `exp` (0 when it has passed).
-fn seconds_until_exp(claims: &Claims) -> u64 {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// Seconds from `now` until a JWT's `exp` (0 when it has passed).
+fn seconds_until_exp(claims: &Claims, now: u64) -> u64 {
     claims.exp.saturating_sub(now)
 }

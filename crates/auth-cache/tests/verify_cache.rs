@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use auth_cache::verify::{CacheSettings, Outcome, VerificationCache};
+use auth_cache::verify::{CacheSettings, Lookup, Outcome, VerificationCache};
 use auth_core::apikey::{ApiKeyError, KeyId};
 use auth_core::policy::{InvalidReason, Principal, RouteClass, Step};
 
@@ -37,10 +37,7 @@ async fn concurrent_lookups_share_one_computation() {
             tokio::spawn(async move {
                 cache
                     .get_or_verify(
-                        generation,
-                        Step::ApiKey,
-                        RouteClass::Ingest,
-                        "tok",
+                        Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, "tok"),
                         || async { counted(&runs, api_key_success(RouteClass::Ingest)).await },
                     )
                     .await
@@ -66,10 +63,7 @@ async fn a_new_generation_forgets_everything_and_old_generations_stay_apart() {
     let old = cache.generation();
     let lookup = |generation| {
         cache.get_or_verify(
-            generation,
-            Step::Admin,
-            RouteClass::Admin,
-            "tok",
+            Lookup::new(generation, Step::Admin, RouteClass::Admin, "tok"),
             || async { counted(&runs, api_key_success(RouteClass::Admin)).await },
         )
     };
@@ -96,7 +90,7 @@ async fn keys_separate_tokens_classes_and_steps_but_jwts_are_shared_across_class
         let cache = &cache;
         async move {
             cache
-                .get_or_verify(generation, step, class, token, || async {
+                .get_or_verify(Lookup::new(generation, step, class, token), || async {
                     counted(runs, refused()).await
                 })
                 .await
@@ -127,10 +121,7 @@ async fn failures_expire_after_their_ttl_while_successes_stay() {
         async move {
             cache
                 .get_or_verify(
-                    generation,
-                    Step::ApiKey,
-                    RouteClass::Ingest,
-                    token,
+                    Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, token),
                     || async { counted(runs, outcome).await },
                 )
                 .await
@@ -156,20 +147,14 @@ async fn transient_errors_are_not_cached() {
     let generation = cache.generation();
     let failed = cache
         .get_or_verify(
-            generation,
-            Step::ApiKey,
-            RouteClass::Ingest,
-            "t",
+            Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, "t"),
             || async { Err::<Outcome, _>(PoolFull) },
         )
         .await;
     assert!(matches!(failed.as_ref().map_err(|e| &**e), Err(PoolFull)));
     let retried = cache
         .get_or_verify(
-            generation,
-            Step::ApiKey,
-            RouteClass::Ingest,
-            "t",
+            Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, "t"),
             || async { Ok::<_, PoolFull>(api_key_success(RouteClass::Ingest)) },
         )
         .await
@@ -189,10 +174,7 @@ async fn the_cache_is_bounded_and_counts_evictions() {
         let token = format!("token-{i}");
         cache
             .get_or_verify(
-                generation,
-                Step::ApiKey,
-                RouteClass::Ingest,
-                &token,
+                Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, &token),
                 || async { Ok::<_, std::convert::Infallible>(refused()) },
             )
             .await
@@ -211,10 +193,7 @@ async fn disabled_settings_compute_every_time() {
     for _ in 0..3 {
         let verified = cache
             .get_or_verify(
-                generation,
-                Step::ApiKey,
-                RouteClass::Ingest,
-                "t",
+                Lookup::new(generation, Step::ApiKey, RouteClass::Ingest, "t"),
                 || async { counted(&runs, api_key_success(RouteClass::Ingest)).await },
             )
             .await
@@ -229,10 +208,7 @@ async fn debug_output_shows_no_token() {
     let cache = VerificationCache::new(CacheSettings::default());
     cache
         .get_or_verify(
-            0,
-            Step::Admin,
-            RouteClass::Admin,
-            "s3cr3t-t0ken",
+            Lookup::new(0, Step::Admin, RouteClass::Admin, "s3cr3t-t0ken"),
             || async { Ok::<_, std::convert::Infallible>(refused()) },
         )
         .await
@@ -240,4 +216,34 @@ async fn debug_output_shows_no_token() {
     let debug = format!("{cache:?}");
     assert!(debug.contains("generation"));
     assert!(!debug.contains("s3cr3t"));
+}
+
+#[tokio::test]
+async fn outcomes_of_one_key_version_are_not_served_for_another() {
+    let cache = VerificationCache::new(CacheSettings::default());
+    let lookup = Lookup::new(cache.generation(), Step::Jwt, RouteClass::Ingest, "token");
+    let refused = || async {
+        Ok::<_, std::convert::Infallible>(Err(InvalidReason::ApiKey(ApiKeyError::NoMatch)))
+    };
+    let first = cache
+        .get_or_verify(lookup.with_key_version(1), refused)
+        .await
+        .unwrap();
+    assert!(!first.from_cache);
+    let allowed =
+        || async { Ok::<_, std::convert::Infallible>(Ok(Principal::Open(RouteClass::Ingest))) };
+    let newer = cache
+        .get_or_verify(lookup.with_key_version(2), allowed)
+        .await
+        .unwrap();
+    assert!(!newer.from_cache, "version 2 verifies afresh");
+    assert!(newer.outcome.is_ok());
+    let again = cache
+        .get_or_verify(lookup.with_key_version(1), allowed)
+        .await
+        .unwrap();
+    assert!(
+        again.from_cache && again.outcome.is_err(),
+        "version 1 keeps its own entry"
+    );
 }

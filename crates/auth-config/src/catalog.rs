@@ -10,6 +10,9 @@ pub(crate) const SECTIONS: [&str; 5] = ["authentication", "jwt", "token_issuer",
 /// The plain-text admin token's documented variable (after the prefix); it has no file key.
 pub(crate) const ADMIN_TOKEN_ENV: &str = "ADMIN_TOKEN";
 
+/// The plain-text admin token's variable with the default prefix, as status output names it.
+pub(crate) const ADMIN_TOKEN_VARIABLE: &str = "MOOSE_ADMIN_TOKEN";
+
 /// One setting of a known section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Setting {

@@ -2,15 +2,17 @@
 
 use std::path::{Path, PathBuf};
 
+use auth_cache::pool::KdfSettings;
+use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet};
 use auth_core::jwt::JwtVerifier;
-use auth_core::policy::{ClassMechanisms, Mechanisms};
-use auth_core::secrecy::SecretString;
+use auth_core::policy::PolicyParts;
+use auth_core::secrecy::{ExposeSecret, SecretString};
 
+use crate::catalog::ADMIN_TOKEN_VARIABLE;
 use crate::layers::Layers;
 use crate::{
-    CacheSettings, ConfigError, ConfigWarning, Explained, LoadOptions, ServerSettings,
-    TokenIssuerSettings,
+    ConfigError, ConfigWarning, Explained, LoadOptions, ServerSettings, TokenIssuerSettings,
 };
 
 /// A validated keygate configuration: the auth-core objects the server needs, plus where every
@@ -27,6 +29,7 @@ pub struct Config {
     pub(crate) enforce_on_all_consumptions_apis: bool,
     pub(crate) token_issuer: Option<TokenIssuerSettings>,
     pub(crate) cache: CacheSettings,
+    pub(crate) kdf: KdfSettings,
     pub(crate) server: ServerSettings,
     pub(crate) file: Option<PathBuf>,
     pub(crate) explained: Vec<Explained>,
@@ -58,10 +61,9 @@ impl Config {
     }
 
     /// The JWT verifier, when a key source (`jwt.secret`, `jwt.jwks_url` or the token issuer's
-    /// key) is configured with issuer and audience. It holds the PEM key (no `kid`) and the token
-    /// issuer's public key (`kid` = its thumbprint). With only `jwks_url`, it has no keys: the
-    /// server fetches them and adds them with [`JwtVerifier::with_additional_keys`], which keeps
-    /// the issuer's key.
+    /// key) is configured with issuer and audience. It holds the PEM key of `jwt.secret`, if
+    /// any: the server adds the token issuer's public key and fetches the remote set's keys
+    /// itself, so a verifier from only `jwks_url` or `private_key` has no keys yet.
     #[must_use]
     pub fn jwt_verifier(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()
@@ -97,34 +99,44 @@ impl Config {
         &self.admin_hashes
     }
 
-    /// The admin credential by the precedence of SPEC §5: `cli_token` (`serve --admin-token`),
-    /// then `MOOSE_ADMIN_TOKEN`, then the `admin_api_key` hashes.
+    /// The admin credential by the precedence of reference §5: `cli_token`
+    /// (`serve --admin-token`), then `MOOSE_ADMIN_TOKEN`, then the `admin_api_key` hashes.
+    /// Empty plain-text tokens count as absent. This is the only place the precedence is
+    /// decided.
     #[must_use]
     pub fn admin_credential(&self, cli_token: Option<SecretString>) -> AdminCredential {
-        AdminCredential::resolve(
-            cli_token,
-            self.admin_env_token.clone(),
-            self.admin_hashes.clone(),
-        )
+        let present = |t: Option<SecretString>| t.filter(|t| !t.expose_secret().is_empty());
+        if let Some(token) = present(cli_token) {
+            return AdminCredential::Plain {
+                token,
+                source: "--admin-token",
+            };
+        }
+        if let Some(token) = present(self.admin_env_token.clone()) {
+            return AdminCredential::Plain {
+                token,
+                source: ADMIN_TOKEN_VARIABLE,
+            };
+        }
+        if self.admin_hashes.is_empty() {
+            AdminCredential::None
+        } else {
+            AdminCredential::Hashed(self.admin_hashes.clone())
+        }
     }
 
-    /// What the policy needs to know. `admin` is the credential actually in use (see
-    /// [`Config::admin_credential`]), since a CLI token can configure admin routes by itself.
+    /// Everything the policy is made of, with the admin credential chosen by
+    /// [`Config::admin_credential`]. `auth_core::policy::Policy::new` (or the server's state
+    /// builder) derives what each class accepts from it.
     #[must_use]
-    pub fn mechanisms(&self, admin: &AdminCredential) -> Mechanisms {
-        let jwt = self.jwt.is_some();
-        Mechanisms {
-            ingest: ClassMechanisms {
-                jwt,
-                enforce_jwt: self.enforce_on_all_ingest_apis,
-                api_keys: !self.ingest_keys.is_empty(),
-            },
-            consumption: ClassMechanisms {
-                jwt,
-                enforce_jwt: self.enforce_on_all_consumptions_apis,
-                api_keys: !self.consumption_keys.is_empty(),
-            },
-            admin: admin.is_configured(),
+    pub fn policy_parts(&self, cli_token: Option<SecretString>) -> PolicyParts {
+        PolicyParts {
+            ingest_keys: self.ingest_keys.clone(),
+            consumption_keys: self.consumption_keys.clone(),
+            admin: self.admin_credential(cli_token),
+            jwt: self.jwt.clone(),
+            enforce_jwt_on_ingest: self.enforce_on_all_ingest_apis,
+            enforce_jwt_on_consumption: self.enforce_on_all_consumptions_apis,
         }
     }
 
@@ -134,10 +146,16 @@ impl Config {
         self.token_issuer.as_ref()
     }
 
-    /// `[cache]`.
+    /// `[cache]`: the verification cache.
     #[must_use]
     pub fn cache(&self) -> &CacheSettings {
         &self.cache
+    }
+
+    /// `[cache]`: the KDF pool (`kdf_workers`, `kdf_queue`).
+    #[must_use]
+    pub fn kdf(&self) -> &KdfSettings {
+        &self.kdf
     }
 
     /// `[server]`.

@@ -138,7 +138,7 @@ pub enum ConfigError {
         /// The missing setting.
         missing: &'static str,
     },
-    /// An `enforce_on_all_*` flag without a usable JWT configuration (SPEC §5: a startup error).
+    /// An `enforce_on_all_*` flag without a usable JWT configuration (reference §5: a startup error).
     #[error(
         "{setting} ({origin}) requires a usable JWT configuration: jwt.secret, jwt.jwks_url or token_issuer.private_key, plus jwt.issuer and jwt.audience"
     )]

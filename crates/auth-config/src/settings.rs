@@ -6,44 +6,6 @@ use auth_core::apikey::KeySet;
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 use auth_core::jwt::SigningKey;
 
-/// `[cache]`: the server's verification caches and KDF pool (SPEC §10).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheSettings {
-    /// How long a verified API key stays cached (`api_key_ttl_seconds`, default 300; 0 = not cached).
-    pub api_key_ttl_seconds: u64,
-    /// How long a failed verification stays cached (`failure_ttl_seconds`, default 10; 0 = not cached).
-    pub failure_ttl_seconds: u64,
-    /// Entries per cache (`max_entries`, default 10000).
-    pub max_entries: u64,
-    /// Threads running PBKDF2 (`kdf_workers`); `None` = one per CPU core.
-    pub kdf_workers: Option<usize>,
-    /// KDF jobs that may wait before requests get 503 (`kdf_queue`, default 1024).
-    pub kdf_queue: usize,
-}
-
-impl CacheSettings {
-    /// Default of `api_key_ttl_seconds`.
-    pub const DEFAULT_API_KEY_TTL_SECONDS: u64 = 300;
-    /// Default of `failure_ttl_seconds`.
-    pub const DEFAULT_FAILURE_TTL_SECONDS: u64 = 10;
-    /// Default of `max_entries`.
-    pub const DEFAULT_MAX_ENTRIES: u64 = 10_000;
-    /// Default of `kdf_queue`.
-    pub const DEFAULT_KDF_QUEUE: usize = 1024;
-}
-
-impl Default for CacheSettings {
-    fn default() -> Self {
-        Self {
-            api_key_ttl_seconds: Self::DEFAULT_API_KEY_TTL_SECONDS,
-            failure_ttl_seconds: Self::DEFAULT_FAILURE_TTL_SECONDS,
-            max_entries: Self::DEFAULT_MAX_ENTRIES,
-            kdf_workers: None,
-            kdf_queue: Self::DEFAULT_KDF_QUEUE,
-        }
-    }
-}
-
 /// `[server]`: where `keygate serve` listens, what it protects, and the limits of its
 /// connections. The gateway applies these; auth-config only loads and validates them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +83,7 @@ impl Default for ServerSettings {
     }
 }
 
-/// `[token_issuer]`: the backend token endpoint (SPEC §7).
+/// `[token_issuer]`: the backend token endpoint (reference §7).
 #[derive(Debug, Clone)]
 pub struct TokenIssuerSettings {
     /// The signing key (`private_key`). Its `Debug` shows only the public half.

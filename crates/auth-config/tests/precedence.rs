@@ -13,6 +13,7 @@ mod common;
 
 use auth_config::{Config, ConfigError, Env, LoadOptions, Origin};
 use auth_core::apikey::{StoredKey, generate_moose};
+use auth_core::policy::Policy;
 use auth_core::secrecy::ExposeSecret;
 use common::{dir_with, ed25519, explained, file_origin, load, options, rsa, toml_string};
 
@@ -137,8 +138,8 @@ fn generic_names_reach_every_section() {
     assert_eq!(verifier.settings().leeway_seconds, 5);
     assert_eq!(
         verifier.keys().len(),
-        2,
-        "the PEM key and the token issuer's key"
+        1,
+        "the PEM key; the server adds the token issuer's key"
     );
     assert!(config.enforce_on_all_ingest_apis());
     assert!(!config.enforce_on_all_consumptions_apis());
@@ -163,13 +164,13 @@ fn generic_names_reach_every_section() {
     let cache = config.cache();
     assert_eq!(
         (
-            cache.api_key_ttl_seconds,
-            cache.failure_ttl_seconds,
+            cache.api_key_ttl.as_secs(),
+            cache.failure_ttl.as_secs(),
             cache.max_entries
         ),
         (60, 0, 50)
     );
-    assert_eq!((cache.kdf_workers, cache.kdf_queue), (Some(3), 7));
+    assert_eq!((config.kdf().workers, config.kdf().queue), (3, 7));
     assert_eq!(config.server().listen.to_string(), "0.0.0.0:8080");
     assert_eq!(config.server().max_authorization_bytes, 20_000);
     assert_eq!(verifier.settings().max_token_bytes, 20_000);
@@ -224,10 +225,9 @@ listen = "[::1]:4001"
     );
     let dir = dir_with(Some(&toml));
     let config = Config::load(&options(&dir, &[])).unwrap();
-    assert_eq!(
-        config.jwt_verifier().unwrap().keys().len(),
-        1,
-        "only the issuer's key until JWKS"
+    assert!(
+        config.jwt_verifier().unwrap().keys().is_empty(),
+        "no static key: the server adds the issuer's, and fetches the remote set's"
     );
     assert_eq!(config.jwt_verifier().unwrap().settings().leeway_seconds, 0);
     let projects = &config.token_issuer().unwrap().projects;
@@ -269,14 +269,19 @@ fn defaults_when_nothing_is_configured() {
     let config = load(None, &[]).unwrap();
     assert!(config.ingest_keys().is_empty() && config.consumption_keys().is_empty());
     assert!(config.jwt_verifier().is_none() && config.token_issuer().is_none());
-    assert_eq!(config.cache(), &auth_config::CacheSettings::default());
+    assert_eq!(
+        config.cache(),
+        &auth_cache::verify::CacheSettings::default()
+    );
+    assert_eq!(config.kdf(), &auth_cache::pool::KdfSettings::default());
     assert_eq!(config.server(), &auth_config::ServerSettings::default());
     assert_eq!(config.server().listen.to_string(), "127.0.0.1:4000");
-    assert_eq!(config.cache().api_key_ttl_seconds, 300);
-    assert_eq!(config.cache().failure_ttl_seconds, 10);
+    assert_eq!(config.cache().api_key_ttl.as_secs(), 300);
+    assert_eq!(config.cache().failure_ttl.as_secs(), 10);
     assert_eq!(config.cache().max_entries, 10_000);
     assert!(config.file().is_none());
-    let mechanisms = config.mechanisms(&config.admin_credential(None));
+    let policy = Policy::new(config.policy_parts(None)).unwrap();
+    let mechanisms = policy.mechanisms();
     assert!(mechanisms.ingest.is_open() && mechanisms.consumption.is_open() && !mechanisms.admin);
     for entry in config.explain() {
         assert_eq!(entry.origin, Origin::Default, "{entry}");

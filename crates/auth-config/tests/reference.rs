@@ -14,6 +14,7 @@ mod common;
 
 use auth_config::{Config, Env, LoadOptions};
 use auth_core::apikey::{AdminCredential, GeneratedKey, KeyId, StoredKey, generate_moose};
+use auth_core::policy::Policy;
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use common::{
     dir_with, explained, file_origin, line_starting, load, now, options, rsa, sign, toml_string,
@@ -207,7 +208,8 @@ fn default_behaviour_jwt_first_then_api_keys() {
     ))
     .unwrap();
     assert_jwt_works(&config);
-    let mechanisms = config.mechanisms(&config.admin_credential(None));
+    let policy = Policy::new(config.policy_parts(None)).unwrap();
+    let mechanisms = policy.mechanisms();
     for class in [mechanisms.ingest, mechanisms.consumption] {
         assert!(
             class.jwt && class.api_keys && !class.enforce_jwt,
@@ -227,7 +229,8 @@ fn enforcing_jwt_only_disables_api_keys_even_when_set() {
     let (ingest, _) = key();
     let dir = dir_with(Some(&with_key(ENFORCING)));
     let config = Config::load(&options(&dir, &[("MOOSE_INGEST_API_KEY", &ingest.stored)])).unwrap();
-    let mechanisms = config.mechanisms(&config.admin_credential(None));
+    let policy = Policy::new(config.policy_parts(None)).unwrap();
+    let mechanisms = policy.mechanisms();
     assert!(mechanisms.ingest.enforce_jwt && mechanisms.consumption.enforce_jwt);
     assert!(config.enforce_on_all_consumptions_apis());
     // Loading works; the operator is told the keys are not accepted.
@@ -254,7 +257,8 @@ fn use_case_1_jwt_for_consumption_api_keys_for_ingest() {
     );
 
     let config = Config::load(&options(&dir, &[("MOOSE_INGEST_API_KEY", &ingest.stored)])).unwrap();
-    let mechanisms = config.mechanisms(&config.admin_credential(None));
+    let policy = Policy::new(config.policy_parts(None)).unwrap();
+    let mechanisms = policy.mechanisms();
     assert!(mechanisms.consumption.enforce_jwt);
     assert!(!mechanisms.ingest.enforce_jwt && mechanisms.ingest.api_keys && mechanisms.ingest.jwt);
     assert_eq!(
@@ -332,8 +336,18 @@ fn admin_precedence_cli_then_env_then_file() {
     .unwrap();
     assert!(!nothing.admin_credential(None).is_configured());
     assert!(nothing.admin_credential(cli()).is_configured());
-    assert!(nothing.mechanisms(&nothing.admin_credential(cli())).admin);
-    assert!(!nothing.mechanisms(&nothing.admin_credential(None)).admin);
+    assert!(
+        Policy::new(nothing.policy_parts(cli()))
+            .unwrap()
+            .mechanisms()
+            .admin
+    );
+    assert!(
+        !Policy::new(nothing.policy_parts(None))
+            .unwrap()
+            .mechanisms()
+            .admin
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The `Authorization` header grammar of SPEC §3 (RFC 6750 §2.1).
+//! The `Authorization` header grammar of reference §3 (RFC 6750 §2.1).
 //!
 //! ```text
 //! credentials = "Bearer" 1*SP b64token
@@ -78,7 +78,7 @@ pub enum MalformedHeader {
     InvalidCharacter,
 }
 
-/// Parses one `Authorization` header value (SPEC §3). Values longer than `max_bytes` are
+/// Parses one `Authorization` header value (reference §3). Values longer than `max_bytes` are
 /// refused before the grammar is looked at, whatever their scheme (a server passes its
 /// configured cap; [`DEFAULT_MAX_AUTHORIZATION_BYTES`] is the default).
 ///

@@ -1,4 +1,4 @@
-//! Known JWT attacks, each rejected with a precise error (SPEC §4).
+//! Known JWT attacks, each rejected with a precise error (reference §4).
 
 #![allow(
     clippy::unwrap_used,

@@ -1,4 +1,4 @@
-//! Keys printed by Moose's `generate hash-token` must verify unchanged (SPEC §2.1).
+//! Keys printed by Moose's `generate hash-token` must verify unchanged (reference §2.1).
 //! The fixture was computed with Python's `hashlib.pbkdf2_hmac`, independently of keygate.
 
 #![allow(

@@ -1,4 +1,4 @@
-//! SPEC §5 as a table: every row of the policy, through the pure decision function.
+//! reference §5 as a table: every row of the policy, through the pure decision function.
 
 #![allow(
     clippy::unwrap_used,
@@ -8,8 +8,7 @@
     reason = "test helpers fail loudly"
 )]
 
-use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use auth_core::apikey::{ApiKeyError, KeyId};
 use auth_core::header::{
@@ -17,7 +16,8 @@ use auth_core::header::{
 };
 use auth_core::jwt::{Claims, JwtError};
 use auth_core::policy::{
-    ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, RouteClass, Verifier, decide,
+    ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, Refusal, RouteClass, Step,
+    StepOutcome, Verifier, decide,
 };
 
 const GOOD_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.good";
@@ -31,7 +31,7 @@ const ADMIN_TOKEN: &str = "admintoken";
 /// A verifier that accepts fixed tokens and records which checks ran, in order.
 #[derive(Default)]
 struct Fake {
-    calls: RefCell<Vec<&'static str>>,
+    calls: Mutex<Vec<&'static str>>,
 }
 
 fn claims() -> Arc<Claims> {
@@ -52,29 +52,54 @@ fn key_id() -> KeyId {
 }
 
 impl Verifier for Fake {
-    fn jwt(&self, token: &str) -> Result<Arc<Claims>, JwtError> {
-        self.calls.borrow_mut().push("jwt");
-        if token == GOOD_JWT {
-            Ok(claims())
-        } else {
-            Err(JwtError::InvalidSignature)
-        }
+    type Unavailable = std::convert::Infallible;
+
+    async fn verify(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Result<StepOutcome, Self::Unavailable> {
+        let mut calls = self.calls.lock().unwrap();
+        Ok(match step {
+            Step::Jwt => {
+                calls.push("jwt");
+                if token == GOOD_JWT {
+                    Ok(Principal::Jwt(claims()))
+                } else {
+                    Err(InvalidReason::Jwt(JwtError::InvalidSignature))
+                }
+            }
+            Step::ApiKey => {
+                calls.push("api_key");
+                if token == GOOD_KEY || token == JWT_SHAPED_KEY {
+                    Ok(Principal::ApiKey {
+                        class,
+                        key_id: key_id(),
+                    })
+                } else {
+                    Err(InvalidReason::ApiKey(ApiKeyError::NoMatch))
+                }
+            }
+            Step::Admin => {
+                calls.push("admin");
+                if token == ADMIN_TOKEN {
+                    Ok(Principal::Admin { key_id: None })
+                } else {
+                    Err(InvalidReason::ApiKey(ApiKeyError::NoMatch))
+                }
+            }
+        })
     }
-    fn api_key(&self, _class: RouteClass, token: &str) -> Result<KeyId, ApiKeyError> {
-        self.calls.borrow_mut().push("api_key");
-        if token == GOOD_KEY || token == JWT_SHAPED_KEY {
-            Ok(key_id())
-        } else {
-            Err(ApiKeyError::NoMatch)
-        }
-    }
-    fn admin(&self, token: &str) -> Result<Option<KeyId>, ApiKeyError> {
-        self.calls.borrow_mut().push("admin");
-        if token == ADMIN_TOKEN {
-            Ok(None)
-        } else {
-            Err(ApiKeyError::NoMatch)
-        }
+}
+
+/// Runs a future that never waits (the fake verifier answers at once) to completion.
+fn at_once<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    match future.as_mut().poll(&mut context) {
+        std::task::Poll::Ready(output) => output,
+        std::task::Poll::Pending => panic!("the decision waited on a verifier that never waits"),
     }
 }
 
@@ -138,7 +163,7 @@ fn run(
     } else {
         parse_authorization(header.as_bytes(), MAX)
     };
-    let outcome = match decide(class, credentials, &all, &fake) {
+    let outcome = match at_once(decide(class, credentials, &all, &fake)) {
         Ok(Principal::Jwt(_)) => Expect::Jwt,
         Ok(Principal::ApiKey {
             class: c,
@@ -154,12 +179,12 @@ fn run(
         }
         Ok(Principal::Public) => Expect::Public,
         Ok(other) => panic!("unexpected {other:?}"),
-        Err(Denial::NoCredentials) => Expect::NoCredentials,
-        Err(Denial::Malformed(_)) => Expect::Malformed,
-        Err(Denial::InvalidToken(reason)) => Expect::Invalid(reason),
+        Err(Refusal::Denied(Denial::NoCredentials)) => Expect::NoCredentials,
+        Err(Refusal::Denied(Denial::Malformed(_))) => Expect::Malformed,
+        Err(Refusal::Denied(Denial::InvalidToken(reason))) => Expect::Invalid(reason),
         Err(other) => panic!("unexpected {other:?}"),
     };
-    (outcome, fake.calls.into_inner())
+    (outcome, fake.calls.into_inner().unwrap())
 }
 
 /// class, its mechanisms, admin configured?, header, expected outcome, checks made in order.
@@ -237,7 +262,7 @@ fn denials_render_as_rfc_6750_responses() {
     let none = Denial::NoCredentials;
     assert_eq!(none.status(), 401);
     assert_eq!(none.www_authenticate(), r#"Bearer realm="keygate""#);
-    assert_eq!(none.body()["error"], "unauthorized");
+    assert_eq!(none.body_error(), "unauthorized");
 
     let malformed = Denial::Malformed(MalformedHeader::BadSeparator);
     assert_eq!(malformed.status(), 400);
@@ -246,7 +271,7 @@ fn denials_render_as_rfc_6750_responses() {
             .www_authenticate()
             .starts_with(r#"Bearer realm="keygate", error="invalid_request""#)
     );
-    assert_eq!(malformed.body()["error"], "invalid_request");
+    assert_eq!(malformed.body_error(), "invalid_request");
 
     let invalid = Denial::InvalidToken(InvalidReason::Jwt(JwtError::Expired));
     assert_eq!(invalid.status(), 401);
@@ -255,6 +280,6 @@ fn denials_render_as_rfc_6750_responses() {
             .www_authenticate()
             .contains(r#"error="invalid_token""#)
     );
-    assert_eq!(invalid.body()["error"], "invalid_token");
-    assert_eq!(invalid.body()["message"], "the token has expired");
+    assert_eq!(invalid.body_error(), "invalid_token");
+    assert_eq!(invalid.message(), "the token has expired");
 }

@@ -1,4 +1,4 @@
-//! The command-line grammar (SPEC §9).
+//! The command-line grammar (reference §9).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

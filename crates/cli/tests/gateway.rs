@@ -426,3 +426,49 @@ async fn jwt_verify_and_serve_trust_keys_from_a_remote_jwks() {
     let (status, body) = get_json(&server.url("/api/orders"), &token).await;
     assert_eq!((status, body["subject"].as_str()), (200, Some("carol")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_issuers_key_is_trusted_once() {
+    use auth_core::jwt::{JwtAlgorithm, generate_key_pair};
+    let kids = |status: &Value| -> Vec<String> {
+        status["jwt"]["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap_or("(none)").to_owned())
+            .collect()
+    };
+    // Development mode: the printed JWT is signed by the issuer's key, listed once.
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&mut serve(dir.path()));
+    let admin = banner_value(&server.banner, "admin token:");
+    let (status, body) = get_json(&server.url("/admin/status"), &admin).await;
+    assert_eq!(status, 200);
+    let issuer_kid = body["token_issuer"]["kid"].as_str().unwrap().to_owned();
+    assert_eq!(kids(&body), [issuer_kid]);
+
+    // Configured: [jwt] secret plus the issuer's private key are two keys, each once.
+    let (idp, issuer) = (
+        generate_key_pair(JwtAlgorithm::Es256).unwrap(),
+        generate_key_pair(JwtAlgorithm::EdDsa).unwrap(),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("moose.config.toml"),
+        format!(
+            "[jwt]\nsecret = \"\"\"\n{}\"\"\"\nissuer = \"i\"\naudience = \"a\"\n\
+             [token_issuer]\nprivate_key = \"\"\"\n{}\"\"\"\n",
+            idp.public_pem,
+            issuer.private_pem.expose_secret()
+        ),
+    )
+    .unwrap();
+    let server =
+        Server::start(serve(dir.path()).env("MOOSE_ADMIN_TOKEN", "admin-token-for-kids-1"));
+    let (status, body) = get_json(&server.url("/admin/status"), "admin-token-for-kids-1").await;
+    assert_eq!(status, 200);
+    let listed = kids(&body);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert_eq!(listed[0], "(none)", "the PEM key has no kid");
+    assert_eq!(listed[1], body["token_issuer"]["kid"].as_str().unwrap());
+}

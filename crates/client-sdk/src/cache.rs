@@ -1,4 +1,4 @@
-//! The client SDK's token cache (SPEC §8).
+//! The client SDK's token cache (reference §8).
 //!
 //! [`TokenCache`] sits in front of whatever fetches a short-lived bearer token (a project-key
 //! exchange, a backend token URL, …) and decides when that fetch actually runs:

@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         ("cached", CacheSettings::default()),
         ("uncached", CacheSettings::disabled()),
     ] {
-        let service = handle(&credentials, cache).layer().layer(inner);
+        let service = handle(&credentials, cache).by_path_prefix().layer(inner);
         for (credential_name, header) in
             [("api_key", &credentials.api_key), ("jwt", &credentials.jwt)]
         {
@@ -126,7 +126,7 @@ fn bench(c: &mut Criterion) {
 
 /// Where a cached request's time goes: the policy's own parsing, the digest, the cache hit.
 fn parts(c: &mut Criterion) {
-    use auth_cache::verify::VerificationCache;
+    use auth_cache::verify::{Lookup, VerificationCache};
     use auth_core::policy::{Mechanisms, RouteClass, Step};
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -167,7 +167,10 @@ fn parts(c: &mut Criterion) {
         };
         group.bench_function(format!("cache_hit/{name}"), |b| {
             b.to_async(&runtime).iter(|| {
-                cache.get_or_verify(0, Step::ApiKey, RouteClass::Consumption, token, verify)
+                cache.get_or_verify(
+                    Lookup::new(0, Step::ApiKey, RouteClass::Consumption, token),
+                    verify,
+                )
             })
         });
     }

@@ -9,7 +9,7 @@ use http::StatusCode;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::response::{denial_response, error_response};
+use crate::response::{denial_response, error_response, unauthorized_response};
 
 /// The [`Principal`] the request was allowed as.
 ///
@@ -66,18 +66,8 @@ impl IntoResponse for ExtractError {
             ),
             Self::NotAJwt => denial_response(&Denial::InvalidToken(InvalidReason::JwtRequired)),
             Self::ClaimsMismatch => {
-                let mut response =
-                    error_response(StatusCode::UNAUTHORIZED, "invalid_token", &self.to_string());
-                let challenge = format!(
-                    "Bearer realm=\"{}\", error=\"invalid_token\", error_description=\"{self}\"",
-                    auth_core::policy::REALM
-                );
-                if let Ok(value) = http::HeaderValue::from_str(&challenge) {
-                    response
-                        .headers_mut()
-                        .insert(http::header::WWW_AUTHENTICATE, value);
-                }
-                response
+                let message = self.to_string();
+                unauthorized_response("invalid_token", &message, Some(("invalid_token", &message)))
             }
         }
     }

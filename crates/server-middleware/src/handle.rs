@@ -1,21 +1,27 @@
-//! [`AuthHandle`]: the live configuration, swapped atomically on reload, plus the caches and
-//! the KDF pool that outlive it.
+//! [`AuthHandle`]: the runtime. It serves one [`AuthState`] at a time, swaps it atomically on
+//! reload, and owns what outlives a configuration: the verification cache, the KDF pool, the
+//! running JWKS fetchers and their statistics.
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
+use auth_cache::clock::{Clock, SystemClock};
+use auth_cache::pool::{KdfPool, PoolCounters, PoolSnapshot};
 use auth_cache::verify::{StatsSnapshot, VerificationCache, VerifyStats};
-use auth_core::policy::{Principal, RouteClass};
+use auth_core::header::parse_authorization_headers;
+use auth_core::policy::{CredentialKind, Denial, Principal, RouteClass, decide};
 use http::HeaderMap;
+use http::header::AUTHORIZATION;
 use tracing::Instrument;
 
-use crate::authenticate::{Rejection, authenticate};
-use crate::jwks::JwtKeys;
-use crate::layer::AuthLayer;
-use crate::pool::{KdfPool, PoolCounters, PoolSnapshot};
-use crate::state::AuthState;
-use crate::telemetry;
+#[cfg(feature = "jwks")]
+use crate::jwks::Jwks;
+use crate::response::Rejection;
+use crate::runtime::Active;
+use crate::state::{AuthState, AuthStateBuilder, StateError};
+use crate::telemetry::{self, Logged, Outcome};
+use crate::verifier::CachedVerifier;
 
 /// Any error a reload callback returns; its message is shown to the admin who asked.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,37 +43,6 @@ pub enum ReloadError {
     Failed,
 }
 
-/// One installed configuration with the cache generation it verifies under.
-pub(crate) struct Active {
-    pub(crate) state: Arc<AuthState>,
-    pub(crate) generation: u64,
-    pub(crate) cache: Arc<VerificationCache>,
-    pub(crate) pool: KdfPool,
-    /// The state's JWT keys merged with its JWKS set; `None` without JWT.
-    pub(crate) jwt: Option<JwtKeys>,
-}
-
-impl Active {
-    fn new(
-        state: AuthState,
-        generation: u64,
-        cache: Arc<VerificationCache>,
-        pool: KdfPool,
-    ) -> Self {
-        // Building the merged view starts the JWKS refresher when a runtime is at hand.
-        let jwt = state
-            .jwt()
-            .map(|verifier| JwtKeys::new(verifier.clone(), state.jwks().cloned()));
-        Self {
-            state: Arc::new(state),
-            generation,
-            cache,
-            pool,
-            jwt,
-        }
-    }
-}
-
 struct Shared {
     active: ArcSwap<Active>,
     reloader: Option<Arc<Reloader>>,
@@ -77,6 +52,7 @@ struct Shared {
     reload_lock: tokio::sync::Mutex<()>,
     verify_stats: Arc<VerifyStats>,
     pool_counters: Arc<PoolCounters>,
+    clock: Arc<dyn Clock>,
 }
 
 /// The middleware's shared state: clone it freely (it is an `Arc`).
@@ -105,49 +81,112 @@ pub struct HandleStats {
     pub kdf: PoolSnapshot,
 }
 
+/// Builds an [`AuthHandle`] with a reload callback or another clock.
+pub struct HandleBuilder {
+    state: AuthState,
+    reloader: Option<Arc<Reloader>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for HandleBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HandleBuilder")
+            .field("reloadable", &self.reloader.is_some())
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HandleBuilder {
+    /// [`AuthHandle::reload`] calls `reloader` (on a blocking thread) for the next
+    /// configuration. The callback is where the application reads its files.
+    #[must_use]
+    pub fn reloader<F>(mut self, reloader: F) -> Self
+    where
+        F: Fn() -> Result<AuthState, BoxError> + Send + Sync + 'static,
+    {
+        self.reloader = Some(Arc::new(reloader));
+        self
+    }
+
+    /// The clock that decides expiry (the system clock by default; tests move their own).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The handle, serving the state.
+    #[must_use]
+    pub fn build(self) -> AuthHandle {
+        let verify_stats = Arc::<VerifyStats>::default();
+        let pool_counters = Arc::<PoolCounters>::default();
+        let cache = Arc::new(VerificationCache::with_clock(
+            *self.state.cache_settings(),
+            Arc::clone(&verify_stats),
+            Arc::clone(&self.clock),
+        ));
+        let pool = KdfPool::with_counters(*self.state.kdf_settings(), Arc::clone(&pool_counters));
+        warn_open_classes(&self.state);
+        let generation = cache.generation();
+        let active = Active::new(
+            self.state,
+            generation,
+            cache,
+            pool,
+            Arc::clone(&self.clock),
+            None,
+        );
+        AuthHandle {
+            shared: Arc::new(Shared {
+                active: ArcSwap::from_pointee(active),
+                reloader: self.reloader,
+                install_lock: Mutex::new(()),
+                reload_lock: tokio::sync::Mutex::new(()),
+                verify_stats,
+                pool_counters,
+                clock: self.clock,
+            }),
+        }
+    }
+}
+
+impl AuthStateBuilder {
+    /// Builds the state and a handle serving it: the one call an embedding needs before
+    /// [`AuthHandle::require`].
+    ///
+    /// # Errors
+    /// [`StateError`] as [`AuthStateBuilder::build`].
+    pub fn into_handle(self) -> Result<AuthHandle, StateError> {
+        self.build().map(AuthHandle::new)
+    }
+}
+
 impl AuthHandle {
     /// A handle serving `state`, without reload support.
     #[must_use]
     pub fn new(state: AuthState) -> Self {
-        Self::build(state, None)
+        Self::builder(state).build()
     }
 
-    /// A handle serving `state`; [`AuthHandle::reload`] calls `reloader` (on a blocking thread)
-    /// for the next configuration. The callback is where the application reads its files.
+    /// A handle serving `state`; [`AuthHandle::reload`] calls `reloader` for the next
+    /// configuration (see [`HandleBuilder::reloader`]).
     #[must_use]
     pub fn with_reloader<F>(state: AuthState, reloader: F) -> Self
     where
         F: Fn() -> Result<AuthState, BoxError> + Send + Sync + 'static,
     {
-        Self::build(state, Some(Arc::new(reloader)))
+        Self::builder(state).reloader(reloader).build()
     }
 
-    fn build(state: AuthState, reloader: Option<Arc<Reloader>>) -> Self {
-        let verify_stats = Arc::<VerifyStats>::default();
-        let pool_counters = Arc::<PoolCounters>::default();
-        let cache = Arc::new(VerificationCache::with_stats(
-            *state.cache_settings(),
-            Arc::clone(&verify_stats),
-        ));
-        let pool = KdfPool::with_counters(*state.kdf_settings(), Arc::clone(&pool_counters));
-        warn_open_classes(&state);
-        let active = Active::new(state, cache.generation(), cache, pool);
-        Self {
-            shared: Arc::new(Shared {
-                active: ArcSwap::from_pointee(active),
-                reloader,
-                install_lock: Mutex::new(()),
-                reload_lock: tokio::sync::Mutex::new(()),
-                verify_stats,
-                pool_counters,
-            }),
-        }
-    }
-
-    /// The layer that enforces this handle's configuration.
+    /// A builder for a handle serving `state`.
     #[must_use]
-    pub fn layer(&self) -> AuthLayer {
-        AuthLayer::new(self.clone())
+    pub fn builder(state: AuthState) -> HandleBuilder {
+        HandleBuilder {
+            state,
+            reloader: None,
+            clock: Arc::new(SystemClock),
+        }
     }
 
     /// The configuration being served now.
@@ -168,12 +207,26 @@ impl AuthHandle {
         self.shared.active.load().pool.clone()
     }
 
-    pub(crate) fn stats_handle(&self) -> Arc<VerifyStats> {
-        Arc::clone(&self.shared.verify_stats)
+    /// The clock that decides expiry.
+    #[must_use]
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.shared.clock)
     }
 
-    pub(crate) fn active(&self) -> Arc<Active> {
-        self.shared.active.load_full()
+    /// The running remote key set, if the configuration has one.
+    #[cfg(feature = "jwks")]
+    #[must_use]
+    pub fn jwks(&self) -> Option<Jwks> {
+        let active = self.shared.active.load();
+        active.jwt.as_ref().and_then(|keys| keys.jwks()).cloned()
+    }
+
+    #[cfg_attr(
+        not(feature = "issuer"),
+        allow(dead_code, reason = "only the token issuer records outside a request")
+    )]
+    pub(crate) fn stats_handle(&self) -> Arc<VerifyStats> {
+        Arc::clone(&self.shared.verify_stats)
     }
 
     /// Installs `state` now and returns its cache generation; every cached verification of the
@@ -185,13 +238,13 @@ impl AuthHandle {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let old = self.shared.active.load_full();
-        let state = state.keep_running_jwks(&old.state);
         let cache = if old.cache.settings() == state.cache_settings() {
             Arc::clone(&old.cache)
         } else {
-            Arc::new(VerificationCache::with_stats(
+            Arc::new(VerificationCache::with_clock(
                 *state.cache_settings(),
                 Arc::clone(&self.shared.verify_stats),
+                Arc::clone(&self.shared.clock),
             ))
         };
         let pool = if old.pool.settings() == *state.kdf_settings() {
@@ -205,9 +258,15 @@ impl AuthHandle {
         // Generations only ever grow, also when the cache was rebuilt with a counter of its own.
         let generation = cache.invalidate_all().max(old.generation.wrapping_add(1));
         warn_open_classes(&state);
-        self.shared
-            .active
-            .store(Arc::new(Active::new(state, generation, cache, pool)));
+        let active = Active::new(
+            state,
+            generation,
+            cache,
+            pool,
+            Arc::clone(&self.shared.clock),
+            Some(&old),
+        );
+        self.shared.active.store(Arc::new(active));
         tracing::info!(generation, "keygate configuration installed");
         generation
     }
@@ -237,28 +296,34 @@ impl AuthHandle {
         }
     }
 
-    /// Applies the policy to a request's path and headers, through the cache and the pool.
-    /// This is what [`AuthLayer`] does for every request.
+    /// Classifies `path` by the route rules' prefixes ([`AuthState::routes`]) and applies the
+    /// policy for that class: what the gateway does, and what
+    /// [`AuthHandle::by_path_prefix`] layers do for every request.
     ///
     /// # Errors
     /// [`Rejection`] describing the response to send.
     pub async fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Principal, Rejection> {
-        let active = self.active();
+        let active = self.shared.active.load_full();
         let class = active
             .state
             .routes()
             .classify(path)
             .map_err(Rejection::InvalidPath)?;
-        if class == RouteClass::Public {
-            return Ok(Principal::Public);
-        }
-        let span = telemetry::auth_span(class);
-        let result = authenticate(&active, class, headers)
-            .instrument(span.clone())
-            .await;
-        let max_bytes = active.state.max_authorization_bytes();
-        telemetry::observe(&span, class, headers, max_bytes, &result);
-        result
+        decide_for(&active, class, headers).await
+    }
+
+    /// Applies the policy of `class` to a request's headers, whatever its path: what
+    /// [`AuthHandle::require`] layers do.
+    ///
+    /// # Errors
+    /// [`Rejection`] describing the response to send.
+    pub async fn authorize_class(
+        &self,
+        class: RouteClass,
+        headers: &HeaderMap,
+    ) -> Result<Principal, Rejection> {
+        let active = self.shared.active.load_full();
+        decide_for(&active, class, headers).await
     }
 
     /// Cache, verification and KDF statistics, read without locks.
@@ -271,6 +336,58 @@ impl AuthHandle {
             kdf: active.pool.snapshot(),
         }
     }
+}
+
+/// The decision for one request of `class`, through the cache and the pool, recorded in a span,
+/// the log and the metrics.
+async fn decide_for(
+    active: &Active,
+    class: RouteClass,
+    headers: &HeaderMap,
+) -> Result<Principal, Rejection> {
+    if class == RouteClass::Public {
+        return Ok(Principal::Public);
+    }
+    let credentials = parse_authorization_headers(
+        headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+        active.state.max_authorization_bytes(),
+    );
+    let presented = CredentialKind::presented(class, &credentials);
+    let span = telemetry::auth_span(class);
+    let verifier = CachedVerifier::new(active);
+    let result = decide(class, credentials, active.state.mechanisms(), &verifier)
+        .instrument(span.clone())
+        .await
+        .map_err(Rejection::from);
+    match &result {
+        Ok(principal) => {
+            let subject = principal.subject();
+            let key_id: Option<&dyn fmt::Display> = match principal {
+                Principal::ApiKey { key_id, .. }
+                | Principal::Admin {
+                    key_id: Some(key_id),
+                } => Some(key_id),
+                _ => None,
+            };
+            let logged = Logged::Allowed {
+                subject: &subject,
+                key_id,
+            };
+            telemetry::record(&span, class, principal.kind(), Outcome::Allowed, &logged);
+        }
+        Err(Rejection::Denied(denial)) => {
+            let outcome = match denial {
+                Denial::NoCredentials => Outcome::NoCredentials,
+                Denial::Malformed(_) => Outcome::InvalidRequest,
+                _ => Outcome::InvalidToken,
+            };
+            let reason = denial.message();
+            let logged = Logged::Refused { reason: &reason };
+            telemetry::record(&span, class, presented, outcome, &logged);
+        }
+        Err(_) => telemetry::record(&span, class, presented, Outcome::Overloaded, &Logged::Shed),
+    }
+    result
 }
 
 fn warn_open_classes(state: &AuthState) {

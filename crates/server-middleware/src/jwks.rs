@@ -1,6 +1,8 @@
-//! Remote JWKS keys (SPEC §4, `[jwt] jwks_url`).
+//! Remote JWKS keys (reference §4, `[jwt] jwks_url`).
 //!
-//! A [`Jwks`] keeps the last good key set of one URL in an [`ArcSwap`], so verification reads it
+//! A [`JwksSource`] is the configuration (a checked URL, the fetch settings and the HTTP client
+//! made for them); it is part of the [`AuthState`](crate::AuthState). A [`Jwks`] is the running
+//! side, owned by the [`AuthHandle`](crate::AuthHandle): it keeps the last good key set of one URL in an [`ArcSwap`], so verification reads it
 //! without locks. It fetches
 //! - when its refresher starts, then every [`JwksSettings::refresh_interval`] (10 min);
 //! - when a token names a `kid` no key has, at most once per
@@ -14,17 +16,18 @@
 //! with a warning.
 //!
 //! The refresher runs on the tokio runtime current when the `Jwks` is first used (or
-//! [`Jwks::start`]ed) and stops when the last clone is dropped.
+//! [`Jwks::start`]ed) and stops when the last clone is dropped. Parsing a key set is
+//! [`auth_core::jwt::JwkSet`]'s.
 
 mod fetch;
-mod merged;
 mod settings;
 
 use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arc_swap::ArcSwap;
+use auth_cache::clock::unix_now;
 use auth_core::jwt::VerifyingKey;
 use reqwest::{Client, Url};
 use tokio::runtime::Handle;
@@ -32,12 +35,62 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use crate::status::{JwksFetchStatus, JwksStatus, JwtKeyStatus};
+use crate::status::types::{JwksFetchStatus, JwksStatus, JwtKeyStatus};
 use crate::telemetry;
 
 pub use fetch::FetchError;
-pub(crate) use merged::{JwtKeys, Merged};
 pub use settings::JwksSettings;
+
+/// Where remote keys come from: a checked URL, how to fetch it, and the client that does.
+#[derive(Clone)]
+pub struct JwksSource {
+    url: Url,
+    settings: JwksSettings,
+    client: Client,
+}
+
+impl fmt::Debug for JwksSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwksSource")
+            .field("url", &redacted(&self.url))
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwksSource {
+    /// A source for `url` (`http://` or `https://`).
+    ///
+    /// # Errors
+    /// [`JwksError`] for a bad URL or when no HTTP client can be built.
+    pub fn new(url: &str, settings: JwksSettings) -> Result<Self, JwksError> {
+        let url = Url::parse(url).map_err(|_| JwksError::InvalidUrl("it does not parse"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(JwksError::InvalidUrl("the scheme must be http or https"));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err(JwksError::InvalidUrl("it has no host"));
+        }
+        let client = fetch::client(&settings)?;
+        Ok(Self {
+            url,
+            settings,
+            client,
+        })
+    }
+
+    /// The URL keys are fetched from.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        self.url.as_str()
+    }
+
+    /// The fetch schedule and limits.
+    #[must_use]
+    pub fn settings(&self) -> &JwksSettings {
+        &self.settings
+    }
+}
 
 /// Floor of [`JwksSettings::refresh_interval`].
 const MIN_REFRESH_INTERVAL: Duration = Duration::from_millis(10);
@@ -62,9 +115,7 @@ pub struct Jwks {
 }
 
 struct Inner {
-    url: Url,
-    settings: JwksSettings,
-    client: Client,
+    source: JwksSource,
     current: ArcSwap<RemoteKeys>,
     gate: Mutex<Gate>,
     /// Bumped when a fetch ends, with its outcome; waiters subscribe before starting one.
@@ -97,12 +148,14 @@ struct History {
     fetches: u64,
     failures: u64,
     last: Option<LastFetch>,
-    last_success: Option<SystemTime>,
+    /// Unix seconds.
+    last_success: Option<u64>,
 }
 
 #[derive(Debug)]
 struct LastFetch {
-    at: SystemTime,
+    /// Unix seconds.
+    at: u64,
     trigger: Trigger,
     outcome: Result<usize, FetchError>,
 }
@@ -139,10 +192,10 @@ impl fmt::Debug for Jwks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let current = self.inner.current.load();
         f.debug_struct("Jwks")
-            .field("url", &redacted(&self.inner.url))
+            .field("url", &redacted(&self.inner.source.url))
             .field("version", &current.version)
             .field("keys", &current.keys.len())
-            .field("settings", &self.inner.settings)
+            .field("settings", &self.inner.source.settings)
             .finish_non_exhaustive()
     }
 }
@@ -154,41 +207,37 @@ impl Jwks {
     /// # Errors
     /// [`JwksError`] for a bad URL or when no HTTP client can be built.
     pub fn new(url: &str, settings: JwksSettings) -> Result<Self, JwksError> {
-        let url = Url::parse(url).map_err(|_| JwksError::InvalidUrl("it does not parse"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(JwksError::InvalidUrl("the scheme must be http or https"));
-        }
-        if url.host_str().is_none_or(str::is_empty) {
-            return Err(JwksError::InvalidUrl("it has no host"));
-        }
-        let client = fetch::client(&settings)?;
+        JwksSource::new(url, settings).map(|source| Self::from_source(&source))
+    }
+
+    /// The running side of `source`. Nothing is fetched until the refresher starts.
+    #[must_use]
+    pub fn from_source(source: &JwksSource) -> Self {
         let (rounds, _) = watch::channel(Round {
             outcome: Err(FetchError::Cancelled),
         });
-        Ok(Self {
+        Self {
             inner: Arc::new(Inner {
-                url,
-                settings,
-                client,
+                source: source.clone(),
                 current: ArcSwap::default(),
                 gate: Mutex::default(),
                 rounds,
                 history: Mutex::default(),
                 refresher: OnceLock::new(),
             }),
-        })
+        }
     }
 
     /// The URL keys are fetched from.
     #[must_use]
     pub fn url(&self) -> &str {
-        self.inner.url.as_str()
+        self.inner.source.url()
     }
 
     /// The fetch schedule and limits.
     #[must_use]
     pub fn settings(&self) -> &JwksSettings {
-        &self.inner.settings
+        &self.inner.source.settings
     }
 
     /// The keys of the last good set (empty before the first successful fetch).
@@ -203,11 +252,11 @@ impl Jwks {
         self.inner.current.load().version
     }
 
-    /// Whether `other` fetches the same URL with the same settings (a reload keeps the running
-    /// source, with its keys, instead of starting over).
+    /// Whether this fetches what `source` describes: the same URL with the same settings (a
+    /// reload keeps the running `Jwks`, with its keys, instead of starting over).
     #[must_use]
-    pub fn same_source(&self, other: &Self) -> bool {
-        self.inner.url == other.inner.url && self.inner.settings == other.inner.settings
+    pub fn serves(&self, source: &JwksSource) -> bool {
+        self.inner.source.url == source.url && self.inner.source.settings == source.settings
     }
 
     /// Starts the periodic refresher (its first fetch is immediate) on the current tokio
@@ -264,6 +313,7 @@ impl Jwks {
     async fn wait(&self, rounds: &mut watch::Receiver<Round>) -> Result<(), FetchError> {
         let bound = self
             .inner
+            .source
             .settings
             .timeout
             .saturating_add(Duration::from_secs(1));
@@ -284,7 +334,7 @@ impl Jwks {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         JwksStatus {
-            url: redacted(&self.inner.url),
+            url: redacted(&self.inner.source.url),
             version: current.version,
             keys: current
                 .keys
@@ -296,15 +346,15 @@ impl Jwks {
                 .collect(),
             fetches: history.fetches,
             failures: history.failures,
-            last_success_unix: history.last_success.map(unix_seconds),
+            last_success_unix: history.last_success,
             last_fetch: history.last.as_ref().map(|last| JwksFetchStatus {
-                at_unix: unix_seconds(last.at),
+                at_unix: last.at,
                 trigger: last.trigger.as_str(),
                 outcome: if last.outcome.is_ok() { "ok" } else { "failed" },
                 keys: last.outcome.as_ref().ok().copied(),
                 error: last.outcome.as_ref().err().map(ToString::to_string),
             }),
-            refresh_interval_seconds: self.inner.settings.refresh_interval.as_secs(),
+            refresh_interval_seconds: self.inner.source.settings.refresh_interval.as_secs(),
         }
     }
 }
@@ -327,7 +377,11 @@ async fn refresh_loop(inner: Weak<Inner>) {
             };
             start_fetch(&inner, Trigger::Periodic);
             // A zero interval would spin.
-            inner.settings.refresh_interval.max(MIN_REFRESH_INTERVAL)
+            inner
+                .source
+                .settings
+                .refresh_interval
+                .max(MIN_REFRESH_INTERVAL)
         };
         tokio::time::sleep(interval).await;
     }
@@ -345,7 +399,7 @@ fn start_fetch(inner: &Arc<Inner>, trigger: Trigger) -> Start {
             return Start::Running;
         }
         if trigger == Trigger::UnknownKid {
-            let interval = inner.settings.unknown_kid_interval;
+            let interval = inner.source.settings.unknown_kid_interval;
             if gate
                 .last_unknown_kid_fetch
                 .is_some_and(|at| at.elapsed() < interval)
@@ -365,7 +419,8 @@ async fn run_fetch(inner: Arc<Inner>, trigger: Trigger) {
         inner: &inner,
         outcome: Err(FetchError::Cancelled),
     };
-    let fetched = fetch::fetch(&inner.client, &inner.url, &inner.settings).await;
+    let source = &inner.source;
+    let fetched = fetch::fetch(&source.client, &source.url, &source.settings).await;
     round.outcome = inner.install(fetched, trigger);
 }
 
@@ -395,8 +450,8 @@ impl Inner {
         fetched: Result<fetch::FetchedKeys, FetchError>,
         trigger: Trigger,
     ) -> Result<(), FetchError> {
-        let at = SystemTime::now();
-        let url = redacted(&self.url);
+        let at = unix_now();
+        let url = redacted(&self.source.url);
         let mut history = self.history.lock().unwrap_or_else(PoisonError::into_inner);
         history.fetches = history.fetches.saturating_add(1);
         let outcome = match fetched {
@@ -449,11 +504,6 @@ fn redacted(url: &Url) -> String {
     }
     shown.set_fragment(None);
     shown.to_string()
-}
-
-fn unix_seconds(at: SystemTime) -> u64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }
 
 #[cfg(test)]

@@ -1,10 +1,17 @@
 //! [`AuthLayer`] and [`Auth`]: the policy as tower middleware.
+//!
+//! Where the layer is mounted decides what it protects: [`AuthHandle::require`] protects
+//! exactly the routes it wraps with one class's policy, whatever their paths.
+//! [`AuthHandle::by_path_prefix`] instead classifies every request by its path (the Moose
+//! prefixes, or [`AuthState::routes`](crate::AuthState::routes)), which is what a gateway in
+//! front of a whole upstream needs.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use auth_core::policy::RouteClass;
 use axum::extract::OriginalUri;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, Entry};
@@ -13,23 +20,47 @@ use tower::{Layer, Service};
 
 use crate::handle::AuthHandle;
 
-/// Applies the SPEC §5 policy to every request; see the [crate docs](crate) for an example.
+/// How an [`AuthLayer`] finds a request's route class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Classify {
+    /// Every request it sees has this class.
+    Fixed(RouteClass),
+    /// By the path's prefix (the original URI in nested routers).
+    ByPathPrefix,
+}
+
+/// Applies the policy to every request of the service it wraps; see [`AuthHandle::require`].
 ///
 /// Allowed requests reach the inner service with the [`Principal`](auth_core::policy::Principal)
 /// in their extensions (read it with [`Authenticated`](crate::Authenticated) or
 /// [`Claims`](crate::Claims)); refused ones get the RFC 6750 response without reaching it.
-/// Works with `Router::layer` and `Router::route_layer` (nested routers are classified by
-/// their original URI).
 #[derive(Debug, Clone)]
 pub struct AuthLayer {
     handle: AuthHandle,
+    classify: Classify,
 }
 
-impl AuthLayer {
-    /// A layer enforcing `handle`'s (reloadable) configuration.
+impl AuthHandle {
+    /// A layer that protects what it wraps with `class`'s policy: `Router::layer` protects the
+    /// whole router, `Router::route_layer` and `MethodRouter::layer` the routes they are
+    /// given — whatever their paths.
     #[must_use]
-    pub fn new(handle: AuthHandle) -> Self {
-        Self { handle }
+    pub fn require(&self, class: RouteClass) -> AuthLayer {
+        AuthLayer {
+            handle: self.clone(),
+            classify: Classify::Fixed(class),
+        }
+    }
+
+    /// A layer that classifies each request by its path prefix
+    /// ([`AuthHandle::authorize`]); paths that match no rule are public. For a gateway in front
+    /// of a whole service; embedded routes are better served by [`AuthHandle::require`].
+    #[must_use]
+    pub fn by_path_prefix(&self) -> AuthLayer {
+        AuthLayer {
+            handle: self.clone(),
+            classify: Classify::ByPathPrefix,
+        }
     }
 }
 
@@ -39,7 +70,7 @@ impl<S> Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Auth {
             inner,
-            handle: self.handle.clone(),
+            layer: self.clone(),
         }
     }
 }
@@ -48,16 +79,10 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub struct Auth<S> {
     inner: S,
-    handle: AuthHandle,
+    layer: AuthLayer,
 }
 
 impl<S> Auth<S> {
-    /// Wraps `inner`.
-    #[must_use]
-    pub fn new(inner: S, handle: AuthHandle) -> Self {
-        Self { inner, handle }
-    }
-
     /// The wrapped service.
     #[must_use]
     pub fn get_ref(&self) -> &S {
@@ -85,14 +110,22 @@ where
         // The clone that was driven to readiness goes with this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let handle = self.handle.clone();
+        let AuthLayer { handle, classify } = self.layer.clone();
         ResponseFuture {
             inner: Box::pin(async move {
-                let path = match request.extensions().get::<OriginalUri>() {
-                    Some(original) => original.path(),
-                    None => request.uri().path(),
+                let decided = match classify {
+                    Classify::Fixed(class) => {
+                        handle.authorize_class(class, request.headers()).await
+                    }
+                    Classify::ByPathPrefix => {
+                        let path = match request.extensions().get::<OriginalUri>() {
+                            Some(original) => original.path(),
+                            None => request.uri().path(),
+                        };
+                        handle.authorize(path, request.headers()).await
+                    }
                 };
-                match handle.authorize(path, request.headers()).await {
+                match decided {
                     Ok(principal) => {
                         request.extensions_mut().insert(principal);
                         inner.call(request).await

@@ -1,15 +1,38 @@
-//! Responses the middleware writes itself: RFC 6750 denials, load shedding, JSON errors.
+//! Responses the middleware writes itself: RFC 6750 denials, load shedding, bad paths. Every
+//! one has the JSON body of [`error_response`], and every challenge comes from
+//! [`auth_core::policy::challenge`].
 
 use auth_core::path::PathError;
-use auth_core::policy::Denial;
+use auth_core::policy::{Denial, Refusal, challenge};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 
-use crate::authenticate::Rejection;
+use auth_cache::pool::KdfError;
 
 /// Seconds a shed request is told to wait before retrying.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
+
+/// Why a request is not let through, and so which response it gets.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// The policy refused it: 400 or 401 as RFC 6750 says.
+    Denied(Denial),
+    /// Verifying it needs the KDF pool, which is full (or failing): 503 with `Retry-After`.
+    Overloaded,
+    /// Its path cannot be judged safely (see [`auth_core::path`]): 400 `invalid_request`.
+    InvalidPath(PathError),
+}
+
+impl From<Refusal<KdfError>> for Rejection {
+    fn from(refusal: Refusal<KdfError>) -> Self {
+        match refusal {
+            Refusal::Denied(denial) => Self::Denied(denial),
+            _ => Self::Overloaded,
+        }
+    }
+}
 
 impl Rejection {
     /// The HTTP status of the response.
@@ -24,8 +47,8 @@ impl Rejection {
         }
     }
 
-    /// The response: the denial's status, `WWW-Authenticate` and JSON body exactly as
-    /// [`Denial`] renders them, or 503 with `Retry-After` for [`Rejection::Overloaded`].
+    /// The response: the denial's status, `WWW-Authenticate` and JSON body, 503 with
+    /// `Retry-After` for [`Rejection::Overloaded`], 400 for [`Rejection::InvalidPath`].
     #[must_use]
     pub fn to_response<B: From<Bytes>>(&self) -> Response<B> {
         match self {
@@ -45,24 +68,31 @@ impl axum::response::IntoResponse for Rejection {
 /// The RFC 6750 response for a denial.
 #[must_use]
 pub fn denial_response<B: From<Bytes>>(denial: &Denial) -> Response<B> {
-    let challenge = HeaderValue::from_str(&denial.www_authenticate())
-        .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="keygate""#));
-    let mut response = json_response(
+    let mut response = error_response(
         StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED),
-        &denial.body(),
+        denial.body_error(),
+        &denial.message(),
     );
-    response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+    set_challenge(&mut response, &denial.www_authenticate());
     response
 }
 
-/// 400 `invalid_request` for a path that cannot be judged safely.
+/// A 401 whose challenge carries `error` (`None`: the bare `Bearer realm="keygate"`).
 #[must_use]
-pub fn invalid_path_response<B: From<Bytes>>(error: PathError) -> Response<B> {
-    error_response(
-        StatusCode::BAD_REQUEST,
-        "invalid_request",
-        &error.to_string(),
-    )
+pub fn unauthorized_response<B: From<Bytes>>(
+    code: &str,
+    message: &str,
+    error: Option<(&str, &str)>,
+) -> Response<B> {
+    let mut response = error_response(StatusCode::UNAUTHORIZED, code, message);
+    set_challenge(&mut response, &challenge(error));
+    response
+}
+
+fn set_challenge<B>(response: &mut Response<B>, value: &str) {
+    let value = HeaderValue::from_str(value)
+        .unwrap_or_else(|_| HeaderValue::from_static(r#"Bearer realm="keygate""#));
+    response.headers_mut().insert(WWW_AUTHENTICATE, value);
 }
 
 /// 503 with `Retry-After` and a JSON body.
@@ -79,7 +109,17 @@ pub fn overloaded_response<B: From<Bytes>>() -> Response<B> {
     response
 }
 
-/// A JSON `{"error", "message"}` response, the body shape of every error keygate writes.
+/// 400 `invalid_request` for a path that cannot be judged safely.
+#[must_use]
+pub fn invalid_path_response<B: From<Bytes>>(error: PathError) -> Response<B> {
+    error_response(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        &error.to_string(),
+    )
+}
+
+/// A JSON `{"error", "message"}` response: the body of every error keygate writes.
 #[must_use]
 pub fn error_response<B: From<Bytes>>(
     status: StatusCode,

@@ -1,38 +1,40 @@
-//! What the middleware enforces: one immutable [`AuthState`], swapped whole on reload.
+//! What the middleware enforces: one immutable [`AuthState`] — policy data only, nothing that
+//! runs — swapped whole on reload. The runtime that serves it (caches, KDF pool, JWKS fetchers)
+//! is the [`AuthHandle`](crate::AuthHandle)'s.
 
 use auth_cache::verify::CacheSettings;
-use auth_core::apikey::{AdminCredential, KeySet};
+use auth_core::apikey::{AdminCredential, KeySet, StoredKey, StoredKeyError};
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
-use auth_core::jwt::JwtVerifier;
-use auth_core::policy::{ClassMechanisms, Mechanisms, RouteClass};
+use auth_core::jwt::{JwtSettings, JwtVerifier, KeyError, VerifyingKey};
+use auth_core::policy::{Mechanisms, Policy, PolicyError, PolicyParts, RouteClass};
 use auth_core::routes::RouteRules;
 
+#[cfg(feature = "issuer")]
 use crate::issuer::TokenIssuer;
-use crate::jwks::{Jwks, JwksError, JwksSettings};
-use crate::pool::KdfSettings;
+#[cfg(feature = "jwks")]
+use crate::jwks::{JwksError, JwksSettings, JwksSource};
+use auth_cache::pool::KdfSettings;
 
 /// The whole authentication configuration of a server. Built by [`AuthStateBuilder`], which
 /// checks it; the embedding application maps its own configuration onto the builder.
 #[derive(Debug, Clone)]
 pub struct AuthState {
-    ingest_keys: KeySet,
-    consumption_keys: KeySet,
-    jwt: Option<JwtVerifier>,
-    jwks: Option<Jwks>,
-    admin: AdminCredential,
+    policy: Policy,
+    #[cfg(feature = "jwks")]
+    jwks: Option<JwksSource>,
+    #[cfg(feature = "issuer")]
     issuer: Option<TokenIssuer>,
     routes: RouteRules,
     cache: CacheSettings,
     kdf: KdfSettings,
     max_authorization_bytes: usize,
-    mechanisms: Mechanisms,
 }
 
 /// A configuration that cannot be served. Messages name the setting, never a secret.
 #[non_exhaustive]
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StateError {
-    /// An enforce flag is set but no JWT verification is configured (SPEC §5).
+    /// An enforce flag is set but no JWT verification is configured (reference §5).
     #[error(
         "{flag} is set but no JWT verification is configured (set [jwt] secret, issuer and audience)"
     )]
@@ -48,25 +50,50 @@ pub enum StateError {
     /// A KDF pool without workers.
     #[error("the key-derivation pool needs at least one worker")]
     NoKdfWorkers,
+    /// A stored API-key hash given as text does not parse.
+    #[error("{what}: {source}")]
+    StoredKey {
+        /// Which keys (`consumption API key 2`, …).
+        what: String,
+        /// Why it does not parse.
+        source: StoredKeyError,
+    },
+    /// A JWT public key given as PEM text is unusable.
+    #[error("the JWT public key: {0}")]
+    JwtKey(KeyError),
     /// A JWKS URL without the issuer and audience its tokens are checked against.
+    #[cfg(feature = "jwks")]
     #[error("jwks_url needs JWT settings: configure [jwt] issuer and audience")]
     JwksWithoutJwt,
     /// The JWKS URL cannot be used.
+    #[cfg(feature = "jwks")]
     #[error(transparent)]
     Jwks(#[from] JwksError),
+}
+
+impl From<PolicyError> for StateError {
+    fn from(error: PolicyError) -> Self {
+        match error {
+            PolicyError::EnforceWithoutJwt { flag } => Self::EnforceWithoutJwt { flag },
+            // `PolicyError` is non-exhaustive; its only variant today is the one above.
+            _ => Self::EnforceWithoutJwt {
+                flag: "an enforce flag",
+            },
+        }
+    }
 }
 
 /// Builds an [`AuthState`]; every part is optional and defaults to "not configured".
 #[derive(Debug, Clone, Default)]
 pub struct AuthStateBuilder {
-    ingest_keys: KeySet,
-    consumption_keys: KeySet,
-    jwt: Option<JwtVerifier>,
-    jwks: Option<JwksSource>,
+    parts: PolicyParts,
+    /// The first error of a part given as text, reported by [`AuthStateBuilder::build`].
+    invalid: Option<StateError>,
+    #[cfg(feature = "jwks")]
+    jwks_url: Option<String>,
+    #[cfg(feature = "jwks")]
     jwks_settings: JwksSettings,
-    enforce_ingest: bool,
-    enforce_consumption: bool,
-    admin: AdminCredential,
+    #[cfg(feature = "issuer")]
     issuer: Option<TokenIssuer>,
     routes: RouteRules,
     cache: CacheSettings,
@@ -81,60 +108,52 @@ impl AuthState {
         AuthStateBuilder::default()
     }
 
+    /// The policy: keys, JWT verification, admin credential, enforce flags.
+    #[must_use]
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
     /// What [`auth_core::policy::plan`] is told is configured.
     #[must_use]
     pub fn mechanisms(&self) -> &Mechanisms {
-        &self.mechanisms
+        self.policy.mechanisms()
     }
 
     /// The API keys of `class` (empty for classes without API keys).
     #[must_use]
     pub fn keys(&self, class: RouteClass) -> &KeySet {
-        static EMPTY: std::sync::LazyLock<KeySet> = std::sync::LazyLock::new(KeySet::new);
-        match class {
-            RouteClass::Ingest => &self.ingest_keys,
-            RouteClass::Consumption => &self.consumption_keys,
-            RouteClass::Admin | RouteClass::Public => &EMPTY,
-        }
+        self.policy.keys(class)
     }
 
-    /// The JWT verifier: the configured keys plus the token issuer's own key. Keys of the
-    /// [`AuthState::jwks`] set are added to it for each verification.
+    /// The JWT verifier: the configured keys plus the token issuer's own key. Keys of a remote
+    /// JWKS are added to it by the handle, for each verification.
     #[must_use]
     pub fn jwt(&self) -> Option<&JwtVerifier> {
-        self.jwt.as_ref()
+        self.policy.jwt()
     }
 
-    /// The remote JWKS, if configured.
+    /// The remote JWKS to fetch keys from, if configured.
+    #[cfg(feature = "jwks")]
     #[must_use]
-    pub fn jwks(&self) -> Option<&Jwks> {
+    pub fn jwks(&self) -> Option<&JwksSource> {
         self.jwks.as_ref()
-    }
-
-    /// Keeps `previous`'s JWKS when it fetches the same URL the same way, so a reload neither
-    /// forgets the fetched keys nor starts a second refresher.
-    pub(crate) fn keep_running_jwks(mut self, previous: &Self) -> Self {
-        if let (Some(new), Some(running)) = (&self.jwks, &previous.jwks)
-            && new.same_source(running)
-        {
-            self.jwks = Some(running.clone());
-        }
-        self
     }
 
     /// The admin credential.
     #[must_use]
     pub fn admin(&self) -> &AdminCredential {
-        &self.admin
+        self.policy.admin()
     }
 
     /// The token issuer, if configured.
+    #[cfg(feature = "issuer")]
     #[must_use]
     pub fn issuer(&self) -> Option<&TokenIssuer> {
         self.issuer.as_ref()
     }
 
-    /// The route rules (path prefix → class).
+    /// The route rules (path prefix → class) that prefix classification uses.
     #[must_use]
     pub fn routes(&self) -> &RouteRules {
         &self.routes
@@ -161,91 +180,152 @@ impl AuthState {
     /// Protected classes with nothing configured: they let every request through.
     #[must_use]
     pub fn open_classes(&self) -> Vec<RouteClass> {
-        [
-            (RouteClass::Ingest, self.mechanisms.ingest),
-            (RouteClass::Consumption, self.mechanisms.consumption),
-        ]
-        .into_iter()
-        .filter(|(_, m)| m.is_open())
-        .map(|(class, _)| class)
-        .collect()
+        self.policy.open_classes()
     }
 }
 
 impl AuthStateBuilder {
+    /// Every part of the policy at once (what `auth-config` loads): keys, admin credential,
+    /// JWT verification and enforce flags.
+    #[must_use]
+    pub fn policy(mut self, parts: PolicyParts) -> Self {
+        self.parts = parts;
+        self
+    }
+
     /// API keys accepted on `ingest` routes.
     #[must_use]
     pub fn ingest_keys(mut self, keys: KeySet) -> Self {
-        self.ingest_keys = keys;
+        self.parts.ingest_keys = keys;
         self
     }
 
     /// API keys accepted on `consumption` routes.
     #[must_use]
     pub fn consumption_keys(mut self, keys: KeySet) -> Self {
-        self.consumption_keys = keys;
+        self.parts.consumption_keys = keys;
         self
+    }
+
+    /// API keys accepted on `ingest` routes, as the stored hashes `keygate generate hash-token`
+    /// prints; one that does not parse is reported by [`AuthStateBuilder::build`].
+    #[must_use]
+    pub fn ingest_key_hashes<I>(mut self, hashes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.parts.ingest_keys = self.parse_hashes("ingest", hashes);
+        self
+    }
+
+    /// API keys accepted on `consumption` routes, as stored hashes (see
+    /// [`AuthStateBuilder::ingest_key_hashes`]).
+    #[must_use]
+    pub fn consumption_key_hashes<I>(mut self, hashes: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.parts.consumption_keys = self.parse_hashes("consumption", hashes);
+        self
+    }
+
+    fn parse_hashes<I>(&mut self, class: &str, hashes: I) -> KeySet
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        let mut keys = KeySet::new();
+        for (index, hash) in hashes.into_iter().enumerate() {
+            match StoredKey::parse(hash.as_ref()) {
+                Ok(key) => keys.push(key),
+                Err(source) => {
+                    self.invalid.get_or_insert(StateError::StoredKey {
+                        what: format!("{class} API key {}", index + 1),
+                        source,
+                    });
+                }
+            }
+        }
+        keys
     }
 
     /// JWT verification (`[jwt]`); `None` for none.
     #[must_use]
     pub fn jwt(mut self, verifier: impl Into<Option<JwtVerifier>>) -> Self {
-        self.jwt = verifier.into();
+        self.parts.jwt = verifier.into();
         self
     }
 
-    /// `[jwt] jwks_url`: a remote JWKS whose keys are trusted besides the verifier's (SPEC §4).
-    /// Needs JWT settings ([`AuthStateBuilder::jwt`], or the token issuer's claims); a verifier
-    /// without keys is fine. Checked by [`AuthStateBuilder::build`].
+    /// JWT verification with one public key in PEM form (RSA, EC P-256 or Ed25519; a
+    /// `CERTIFICATE` works too) for tokens with this `iss` and `aud`. A key that does not parse
+    /// is reported by [`AuthStateBuilder::build`].
+    #[must_use]
+    pub fn jwt_public_key(mut self, pem: &str, issuer: &str, audience: &str) -> Self {
+        match VerifyingKey::from_pem(pem) {
+            Ok(key) => {
+                self.parts.jwt = Some(JwtVerifier::new(
+                    vec![key],
+                    JwtSettings::new(issuer, audience),
+                ));
+            }
+            Err(error) => {
+                self.invalid.get_or_insert(StateError::JwtKey(error));
+            }
+        }
+        self
+    }
+
+    /// `[jwt] jwks_url`: a remote JWKS whose keys are trusted besides the verifier's
+    /// (reference §4). Needs JWT settings ([`AuthStateBuilder::jwt`], or the token issuer's
+    /// claims); a verifier without keys is fine. Checked by [`AuthStateBuilder::build`].
+    #[cfg(feature = "jwks")]
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.jwks = Some(JwksSource::Url(url.into()));
+        self.jwks_url = Some(url.into());
         self
     }
 
-    /// Fetch schedule and limits for [`AuthStateBuilder::jwks_url`] (defaults: SPEC §4).
+    /// Fetch schedule and limits for [`AuthStateBuilder::jwks_url`] (defaults: reference §4).
+    #[cfg(feature = "jwks")]
     #[must_use]
     pub fn jwks_settings(mut self, settings: JwksSettings) -> Self {
         self.jwks_settings = settings;
         self
     }
 
-    /// A ready [`Jwks`] instead of a URL (e.g. one shared with other components).
-    #[must_use]
-    pub fn jwks(mut self, jwks: Jwks) -> Self {
-        self.jwks = Some(JwksSource::Ready(jwks));
-        self
-    }
-
     /// `enforce_on_all_ingest_apis`: JWT only on `ingest` routes.
     #[must_use]
     pub fn enforce_jwt_on_ingest(mut self, enforce: bool) -> Self {
-        self.enforce_ingest = enforce;
+        self.parts.enforce_jwt_on_ingest = enforce;
         self
     }
 
     /// `enforce_on_all_consumptions_apis`: JWT only on `consumption` routes.
     #[must_use]
     pub fn enforce_jwt_on_consumption(mut self, enforce: bool) -> Self {
-        self.enforce_consumption = enforce;
+        self.parts.enforce_jwt_on_consumption = enforce;
         self
     }
 
     /// The admin credential (already resolved by precedence).
     #[must_use]
     pub fn admin(mut self, admin: AdminCredential) -> Self {
-        self.admin = admin;
+        self.parts.admin = admin;
         self
     }
 
-    /// The token issuer (SPEC §7); `None` for none.
+    /// The token issuer (reference §7); `None` for none.
+    #[cfg(feature = "issuer")]
     #[must_use]
     pub fn token_issuer(mut self, issuer: impl Into<Option<TokenIssuer>>) -> Self {
         self.issuer = issuer.into();
         self
     }
 
-    /// Route rules by path prefix (default [`RouteRules::moose_defaults`]).
+    /// Route rules by path prefix (default [`RouteRules::moose_defaults`]), used where the
+    /// class comes from the path ([`AuthHandle::by_path_prefix`](crate::AuthHandle::by_path_prefix)).
     #[must_use]
     pub fn routes(mut self, routes: RouteRules) -> Self {
         self.routes = routes;
@@ -267,9 +347,9 @@ impl AuthStateBuilder {
     }
 
     /// The size cap of the `Authorization` header (longer ones are answered 400) and of a JWT
-    /// (`[server] max_authorization_bytes`; default
-    /// [`DEFAULT_MAX_AUTHORIZATION_BYTES`]). [`AuthStateBuilder::build`] applies it to the JWT
-    /// verifier too, so the two caps are always the same.
+    /// (`[server] max_authorization_bytes`; default [`DEFAULT_MAX_AUTHORIZATION_BYTES`]).
+    /// [`AuthStateBuilder::build`] applies it to the JWT verifier too, so the two caps are
+    /// always the same.
     #[must_use]
     pub fn max_authorization_bytes(mut self, max_bytes: usize) -> Self {
         self.max_authorization_bytes = Some(max_bytes);
@@ -278,68 +358,58 @@ impl AuthStateBuilder {
 
     /// Checks the configuration and builds the state.
     ///
-    /// The token issuer's public key is added to the JWT verifier, so issued tokens always pass.
-    /// Its tokens carry `iss`/`aud` from the JWT settings; without JWT settings the issuer's own
-    /// claims ([`TokenIssuer::with_claims`]) are used, and they then also become the JWT check.
+    /// The token issuer's public key is added to the trusted JWT keys here, and only here, so
+    /// issued tokens always pass. Its tokens carry `iss`/`aud` from the JWT settings; without
+    /// JWT settings the issuer's own claims ([`TokenIssuer::with_claims`]) are used, and they
+    /// then also become the JWT check.
     ///
     /// # Errors
-    /// [`StateError`] for an enforce flag without JWT, an issuer without `iss`/`aud`, a pool without workers, or a JWKS URL that is unusable or lacks JWT
-    /// settings.
+    /// [`StateError`] for a key given as text that does not parse, an enforce flag without JWT,
+    /// an issuer without `iss`/`aud`, a pool without workers, or a JWKS URL that is unusable
+    /// or lacks JWT settings.
     pub fn build(self) -> Result<AuthState, StateError> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
         if self.kdf.workers == 0 {
             return Err(StateError::NoKdfWorkers);
         }
         let max_authorization_bytes = self
             .max_authorization_bytes
             .unwrap_or(DEFAULT_MAX_AUTHORIZATION_BYTES);
-        let (jwt, issuer) = combine_jwt_and_issuer(self.jwt, self.issuer)?;
-        let jwt = jwt.map(|verifier| verifier.with_max_token_bytes(max_authorization_bytes));
-        let jwks = match self.jwks {
-            None => None,
-            Some(_) if jwt.is_none() => return Err(StateError::JwksWithoutJwt),
-            Some(JwksSource::Ready(jwks)) => Some(jwks),
-            Some(JwksSource::Url(url)) => Some(Jwks::new(&url, self.jwks_settings)?),
+        let mut parts = self.parts;
+        #[cfg(feature = "issuer")]
+        let issuer = {
+            let (jwt, issuer) = trust_issuer(parts.jwt.take(), self.issuer)?;
+            parts.jwt = jwt;
+            issuer
         };
-        let has_jwt = jwt.is_some();
-        for (enforced, flag) in [
-            (self.enforce_ingest, "enforce_on_all_ingest_apis"),
-            (self.enforce_consumption, "enforce_on_all_consumptions_apis"),
-        ] {
-            if enforced && !has_jwt {
-                return Err(StateError::EnforceWithoutJwt { flag });
-            }
-        }
-        let mechanisms = Mechanisms {
-            ingest: ClassMechanisms {
-                jwt: has_jwt,
-                enforce_jwt: self.enforce_ingest,
-                api_keys: !self.ingest_keys.is_empty(),
-            },
-            consumption: ClassMechanisms {
-                jwt: has_jwt,
-                enforce_jwt: self.enforce_consumption,
-                api_keys: !self.consumption_keys.is_empty(),
-            },
-            admin: self.admin.is_configured(),
+        parts.jwt = parts
+            .jwt
+            .map(|verifier| verifier.with_max_token_bytes(max_authorization_bytes));
+        #[cfg(feature = "jwks")]
+        let jwks = match self.jwks_url {
+            None => None,
+            Some(_) if parts.jwt.is_none() => return Err(StateError::JwksWithoutJwt),
+            Some(url) => Some(JwksSource::new(&url, self.jwks_settings)?),
         };
         Ok(AuthState {
-            ingest_keys: self.ingest_keys,
-            consumption_keys: self.consumption_keys,
-            jwt,
+            policy: Policy::new(parts)?,
+            #[cfg(feature = "jwks")]
             jwks,
-            admin: self.admin,
+            #[cfg(feature = "issuer")]
             issuer,
             routes: self.routes,
             cache: self.cache,
             kdf: self.kdf,
             max_authorization_bytes,
-            mechanisms,
         })
     }
 }
 
-/// Adds the issuer's key to the verifier and settles which `iss`/`aud` the issuer signs.
-fn combine_jwt_and_issuer(
+/// Adds the issuer's key to the trusted JWT keys and settles which `iss`/`aud` it signs.
+#[cfg(feature = "issuer")]
+fn trust_issuer(
     jwt: Option<JwtVerifier>,
     issuer: Option<TokenIssuer>,
 ) -> Result<(Option<JwtVerifier>, Option<TokenIssuer>), StateError> {
@@ -353,25 +423,10 @@ fn combine_jwt_and_issuer(
             .cloned()
             .ok_or(StateError::IssuerWithoutClaims)?,
     };
-    let mut keys = jwt.map(|v| v.keys().to_vec()).unwrap_or_default();
-    keys.push(issuer.signing_key().verifying_key().clone());
-    let verifier = JwtVerifier::new(keys, settings.clone());
+    let issuer_key = issuer.signing_key().verifying_key().clone();
+    let verifier = match jwt {
+        Some(verifier) => verifier.with_additional_keys([issuer_key]),
+        None => JwtVerifier::new(vec![issuer_key], settings.clone()),
+    };
     Ok((Some(verifier), Some(issuer.with_claims(settings))))
-}
-
-/// Where the builder's JWKS comes from.
-#[derive(Clone)]
-enum JwksSource {
-    Url(String),
-    Ready(Jwks),
-}
-
-impl std::fmt::Debug for JwksSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            // The URL may carry credentials; it is checked (and shown redacted) once built.
-            Self::Url(_) => f.write_str("Url(..)"),
-            Self::Ready(jwks) => jwks.fmt(f),
-        }
-    }
 }

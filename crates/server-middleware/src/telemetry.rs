@@ -1,14 +1,14 @@
 //! Metric names and the recording helpers the pipeline calls (the `metrics` facade: the
-//! embedding application installs a recorder, e.g. [`crate::admin::install_prometheus_recorder`]).
+//! embedding application installs a recorder, e.g. `install_prometheus_recorder`).
+//!
+//! Labels are enums, so a label value cannot be misspelt and the per-request counters are
+//! looked up by index in tables built once, without hashing or allocating.
 
 use std::sync::LazyLock;
 use std::time::Duration;
 
+use auth_core::policy::{CredentialKind, RouteClass, Step};
 use metrics::{Key, Label};
-
-use auth_core::policy::{RouteClass, Step};
-
-use crate::pool::KdfError;
 
 /// Counter: authentication decisions, labelled `class`, `method` and `outcome`
 /// (`allowed`, `no_credentials`, `invalid_request`, `invalid_token`, `overloaded`).
@@ -22,10 +22,9 @@ pub const KDF_DURATION_SECONDS: &str = "keygate_kdf_duration_seconds";
 pub const KDF_REFUSED_TOTAL: &str = "keygate_kdf_refused_total";
 /// Histogram: seconds one JWT verification took.
 pub const JWT_DURATION_SECONDS: &str = "keygate_jwt_verify_duration_seconds";
-/// Counter: tokens issued by the token endpoint, labelled `outcome` (`issued`, `invalid_client`,
+/// Counter: token endpoint requests, labelled `outcome` (`issued`, `invalid_client`,
 /// `invalid_request`, `overloaded`).
 pub const TOKENS_ISSUED_TOTAL: &str = "keygate_token_requests_total";
-
 /// Counter: remote JWKS fetches, labelled `trigger` (`periodic`, `unknown_kid`, `manual`) and
 /// `outcome` (`ok`, `failed`).
 pub const JWKS_FETCHES_TOTAL: &str = "keygate_jwks_fetches_total";
@@ -62,17 +61,112 @@ pub fn describe_metrics() {
     );
 }
 
-const CLASSES: [&str; 3] = ["ingest", "consumption", "admin"];
-const METHODS: [&str; 4] = ["none", "jwt", "api_key", "admin_token"];
-const OUTCOMES: [&str; 5] = [
-    "allowed",
-    "no_credentials",
-    "invalid_request",
-    "invalid_token",
-    "overloaded",
-];
-const STEPS: [&str; 3] = ["jwt", "api_key", "admin"];
-const RESULTS: [&str; 2] = ["hit", "miss"];
+/// A label value of an enum, and every value in order (the order indexes the key tables).
+trait LabelValue: Copy + 'static {
+    const ALL: &'static [Self];
+    fn value(self) -> &'static str;
+    fn index(self) -> usize;
+}
+
+macro_rules! label_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => $value:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $value, "`")]
+                $variant,
+            )+
+        }
+
+        impl LabelValue for $name {
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+
+            fn value(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $value),+
+                }
+            }
+
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl $name {
+            /// The label value.
+            #[must_use]
+            pub fn as_str(self) -> &'static str {
+                self.value()
+            }
+        }
+    };
+}
+
+label_enum! {
+    /// The `class` label of decisions (public routes are not counted).
+    ClassLabel { Ingest => "ingest", Consumption => "consumption", Admin => "admin" }
+}
+
+/// The `method` label: the credential kind, named by auth-core.
+impl LabelValue for CredentialKind {
+    const ALL: &'static [Self] = &CredentialKind::ALL;
+
+    fn value(self) -> &'static str {
+        self.as_str()
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+label_enum! {
+    /// How a decision ended (the `outcome` label).
+    Outcome {
+        Allowed => "allowed",
+        NoCredentials => "no_credentials",
+        InvalidRequest => "invalid_request",
+        InvalidToken => "invalid_token",
+        Overloaded => "overloaded",
+    }
+}
+
+label_enum! {
+    /// The `step` label of cache lookups.
+    StepLabel { Jwt => "jwt", ApiKey => "api_key", Admin => "admin" }
+}
+
+label_enum! {
+    /// The `outcome` label of token endpoint requests.
+    TokenOutcome {
+        Issued => "issued",
+        InvalidClient => "invalid_client",
+        InvalidRequest => "invalid_request",
+        Overloaded => "overloaded",
+    }
+}
+
+impl From<RouteClass> for ClassLabel {
+    fn from(class: RouteClass) -> Self {
+        match class {
+            RouteClass::Ingest => Self::Ingest,
+            RouteClass::Consumption => Self::Consumption,
+            // Public routes are never decided; the remaining class is admin.
+            _ => Self::Admin,
+        }
+    }
+}
+
+impl From<Step> for StepLabel {
+    fn from(step: Step) -> Self {
+        match step {
+            Step::Jwt => Self::Jwt,
+            Step::ApiKey => Self::ApiKey,
+            Step::Admin => Self::Admin,
+        }
+    }
+}
 
 static METADATA: metrics::Metadata<'static> =
     metrics::Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -80,14 +174,14 @@ static METADATA: metrics::Metadata<'static> =
 /// Every label combination of the per-request counters, built once: the hot path then neither
 /// allocates nor hashes a key, and still registers with whichever recorder is current.
 static DECISION_KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
-    let mut keys = Vec::with_capacity(CLASSES.len() * METHODS.len() * OUTCOMES.len());
-    for class in CLASSES {
-        for method in METHODS {
-            for outcome in OUTCOMES {
+    let mut keys = Vec::new();
+    for class in ClassLabel::ALL {
+        for method in CredentialKind::ALL.iter() {
+            for outcome in Outcome::ALL {
                 let labels = vec![
-                    Label::from_static_parts("class", class),
-                    Label::from_static_parts("method", method),
-                    Label::from_static_parts("outcome", outcome),
+                    Label::from_static_parts("class", class.value()),
+                    Label::from_static_parts("method", method.value()),
+                    Label::from_static_parts("outcome", outcome.value()),
                 ];
                 keys.push(Key::from_parts(DECISIONS_TOTAL, labels));
             }
@@ -97,11 +191,11 @@ static DECISION_KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
 });
 
 static LOOKUP_KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
-    let mut keys = Vec::with_capacity(STEPS.len() * RESULTS.len());
-    for step in STEPS {
-        for result in RESULTS {
+    let mut keys = Vec::new();
+    for step in StepLabel::ALL {
+        for result in ["hit", "miss"] {
             let labels = vec![
-                Label::from_static_parts("step", step),
+                Label::from_static_parts("step", step.value()),
                 Label::from_static_parts("result", result),
             ];
             keys.push(Key::from_parts(CACHE_LOOKUPS_TOTAL, labels));
@@ -116,39 +210,27 @@ fn increment(key: Option<&Key>) {
     }
 }
 
-fn position(names: &[&str], name: &str) -> usize {
-    names.iter().position(|n| *n == name).unwrap_or(0)
-}
-
-pub(crate) fn decision(class: RouteClass, method: &'static str, outcome: &'static str) {
-    let class = match class {
-        RouteClass::Ingest => 0,
-        RouteClass::Consumption => 1,
-        _ => 2,
-    };
-    let index = (class * METHODS.len() + position(&METHODS, method)) * OUTCOMES.len()
-        + position(&OUTCOMES, outcome);
+/// Counts one decision.
+pub(crate) fn decision(class: RouteClass, method: CredentialKind, outcome: Outcome) {
+    let class = ClassLabel::from(class).index();
+    let index =
+        (class * CredentialKind::ALL.len() + method.index()) * Outcome::ALL.len() + outcome.index();
     increment(DECISION_KEYS.get(index));
 }
 
+/// Counts one verification-cache lookup.
 pub(crate) fn cache_lookup(step: Step, from_cache: bool) {
-    let step = match step {
-        Step::Jwt => 0,
-        Step::ApiKey => 1,
-        Step::Admin => 2,
-    };
-    increment(LOOKUP_KEYS.get(step * RESULTS.len() + usize::from(!from_cache)));
+    let step = StepLabel::from(step).index();
+    increment(LOOKUP_KEYS.get(step * 2 + usize::from(!from_cache)));
 }
 
 pub(crate) fn kdf_ran(elapsed: Duration) {
     metrics::histogram!(KDF_DURATION_SECONDS).record(elapsed.as_secs_f64());
 }
 
-pub(crate) fn kdf_refused(error: KdfError) {
-    let reason = match error {
-        KdfError::Full => "full",
-        KdfError::Failed => "failed",
-    };
+/// Counts a KDF job the pool refused: `full` when its queue was full, `failed` otherwise.
+pub(crate) fn kdf_refused(full: bool) {
+    let reason = if full { "full" } else { "failed" };
     metrics::counter!(KDF_REFUSED_TOTAL, "reason" => reason).increment(1);
 }
 
@@ -156,17 +238,25 @@ pub(crate) fn jwt_verified(elapsed: Duration) {
     metrics::histogram!(JWT_DURATION_SECONDS).record(elapsed.as_secs_f64());
 }
 
-pub(crate) fn token_request(outcome: &'static str) {
-    metrics::counter!(TOKENS_ISSUED_TOTAL, "outcome" => outcome).increment(1);
+#[cfg_attr(
+    not(feature = "issuer"),
+    allow(dead_code, reason = "only the token issuer counts these")
+)]
+pub(crate) fn token_request(outcome: TokenOutcome) {
+    metrics::counter!(TOKENS_ISSUED_TOTAL, "outcome" => outcome.value()).increment(1);
 }
 
+#[cfg_attr(
+    not(feature = "jwks"),
+    allow(dead_code, reason = "only remote key sets are fetched")
+)]
 pub(crate) fn jwks_fetch(trigger: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "failed" };
     metrics::counter!(JWKS_FETCHES_TOTAL, "trigger" => trigger, "outcome" => outcome).increment(1);
 }
 
 /// The span every protected request's authentication runs in. Fields are filled in by
-/// [`observe`]; the token is never one of them.
+/// [`record`]; the token is never one of them.
 pub(crate) fn auth_span(class: RouteClass) -> tracing::Span {
     tracing::info_span!(
         "keygate_auth",
@@ -178,54 +268,68 @@ pub(crate) fn auth_span(class: RouteClass) -> tracing::Span {
     )
 }
 
+/// What [`record`] logs about one decision.
+pub(crate) enum Logged<'a> {
+    /// Let through as `subject`, with the key id when an API key or admin hash matched.
+    Allowed {
+        subject: &'a str,
+        key_id: Option<&'a dyn std::fmt::Display>,
+    },
+    /// Refused, with the human reason (never a secret).
+    Refused { reason: &'a str },
+    /// Shed: the KDF queue is full.
+    Shed,
+}
+
 /// Records a decision in the span, the log and the metrics.
-pub(crate) fn observe(
+pub(crate) fn record(
     span: &tracing::Span,
     class: RouteClass,
-    headers: &http::HeaderMap,
-    max_authorization_bytes: usize,
-    result: &Result<auth_core::policy::Principal, crate::Rejection>,
+    method: CredentialKind,
+    outcome: Outcome,
+    logged: &Logged<'_>,
 ) {
-    use crate::Rejection;
-    use auth_core::policy::Principal;
-    match result {
-        Ok(principal) => {
-            let method = principal.method();
-            decision(class, method, "allowed");
-            if span.is_disabled() {
-                return;
+    decision(class, method, outcome);
+    if span.is_disabled() {
+        return;
+    }
+    span.record("method", method.value());
+    span.record("outcome", outcome.value());
+    match logged {
+        Logged::Allowed { subject, key_id } => {
+            if let Some(key_id) = key_id {
+                span.record("key_id", tracing::field::display(key_id));
             }
-            span.record("method", method);
-            span.record("outcome", "allowed");
-            match principal {
-                Principal::ApiKey { key_id, .. }
-                | Principal::Admin {
-                    key_id: Some(key_id),
-                } => {
-                    span.record("key_id", tracing::field::display(key_id));
-                }
-                _ => {}
-            }
-            span.record("subject", principal.subject().as_str());
+            span.record("subject", *subject);
             tracing::debug!(parent: span, "request authenticated");
         }
-        Err(Rejection::Denied(denial)) => {
-            let method =
-                crate::authenticate::presented_method(class, headers, max_authorization_bytes);
-            let outcome = denial.error_code().unwrap_or("no_credentials");
-            decision(class, method, outcome);
-            span.record("method", method);
-            span.record("outcome", outcome);
-            tracing::info!(parent: span, reason = %denial.message(), "request refused");
+        Logged::Refused { reason } => {
+            tracing::info!(parent: span, reason = %reason, "request refused");
         }
-        Err(Rejection::InvalidPath(_)) => {}
-        Err(Rejection::Overloaded) => {
-            let method =
-                crate::authenticate::presented_method(class, headers, max_authorization_bytes);
-            decision(class, method, "overloaded");
-            span.record("method", method);
-            span.record("outcome", "overloaded");
+        Logged::Shed => {
             tracing::warn!(parent: span, "request shed: the key-derivation queue is full");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_combination_has_its_own_key() {
+        assert_eq!(
+            DECISION_KEYS.len(),
+            ClassLabel::ALL.len() * CredentialKind::ALL.len() * Outcome::ALL.len()
+        );
+        let last = &DECISION_KEYS[DECISION_KEYS.len() - 1];
+        let labels: Vec<_> = last.labels().map(|l| l.value().to_owned()).collect();
+        assert_eq!(labels, ["admin", "admin_token", "overloaded"]);
+        let lookup = &LOOKUP_KEYS[StepLabel::Admin.index() * 2 + 1];
+        let labels: Vec<_> = lookup.labels().map(|l| l.value().to_owned()).collect();
+        assert_eq!(labels, ["admin", "miss"]);
+        for (i, method) in CredentialKind::ALL.iter().enumerate() {
+            assert_eq!(LabelValue::index(*method), i);
         }
     }
 }

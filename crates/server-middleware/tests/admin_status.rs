@@ -22,11 +22,10 @@ fn setup() -> (AuthHandle, Key, Key) {
             .consumption_keys(consumption.set())
             .jwt(jwt_keys().verifier())
             .enforce_jwt_on_consumption(true)
-            .admin(AdminCredential::resolve(
-                None,
-                Some(SecretString::from(ADMIN)),
-                Default::default(),
-            ))
+            .admin(AdminCredential::Plain {
+                token: SecretString::from(ADMIN),
+                source: "MOOSE_ADMIN_TOKEN",
+            })
             .build()
             .unwrap(),
     );
@@ -37,8 +36,8 @@ fn setup() -> (AuthHandle, Key, Key) {
 async fn status_shows_mechanisms_key_ids_and_statistics_but_no_secret() {
     let (handle, ingest, consumption) = setup();
     let app = echo_app()
-        .merge(admin_router(handle.clone(), None))
-        .layer(handle.layer());
+        .merge(admin_router(handle.clone()))
+        .layer(handle.by_path_prefix());
     assert_eq!(
         get(&app, "/ingest/x", Some(&bearer(&ingest.token)))
             .await
@@ -100,8 +99,11 @@ fn metrics_count_decisions_cache_lookups_and_latencies() {
     let prometheus = recorder.handle();
     let (handle, ingest, _) = setup();
     let app = echo_app()
-        .merge(admin_router(handle.clone(), Some(prometheus.clone())))
-        .layer(handle.layer());
+        .merge(
+            admin_router(handle.clone())
+                .merge(server_middleware::metrics_router(prometheus.clone())),
+        )
+        .layer(handle.by_path_prefix());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();

@@ -36,7 +36,7 @@ async fn typed_claims_reach_handlers_and_other_principals_are_refused() {
     let app = Router::new()
         .route("/api/tenant", get(tenant))
         .route("/api/whoami", get(whoami))
-        .layer(handle.layer());
+        .layer(handle.by_path_prefix());
     let with_tenant =
         jwt_keys().token_with(serde_json::json!({"sub": "ann", "tenant": "acme"}), 60);
     let reply = send_get(&app, "/api/tenant", Some(&bearer(&with_tenant))).await;

@@ -1,4 +1,4 @@
-//! Remote JWKS (SPEC §4): keys fetched over real HTTP from an identity provider on 127.0.0.1,
+//! Remote JWKS (reference §4): keys fetched over real HTTP from an identity provider on 127.0.0.1,
 //! selected by `kid`, refreshed periodically, refetched (rate-limited, single-flight) on unknown
 //! kids, and kept when the provider fails.
 // Test helpers outside `#[test]` functions may panic on broken fixtures too.
@@ -132,11 +132,10 @@ fn state_for(url: &str, settings: JwksSettings) -> AuthState {
         .jwks_url(url)
         .jwks_settings(settings)
         .enforce_jwt_on_consumption(true)
-        .admin(AdminCredential::resolve(
-            None,
-            Some(SecretString::from(ADMIN)),
-            Default::default(),
-        ))
+        .admin(AdminCredential::Plain {
+            token: SecretString::from(ADMIN),
+            source: "MOOSE_ADMIN_TOKEN",
+        })
         .build()
         .unwrap()
 }
@@ -144,7 +143,7 @@ fn state_for(url: &str, settings: JwksSettings) -> AuthState {
 const ADMIN: &str = "jwks-admin-token-0123456789";
 
 fn jwks(handle: &AuthHandle) -> Jwks {
-    handle.state().jwks().unwrap().clone()
+    handle.jwks().unwrap()
 }
 
 /// Waits (bounded) until the JWKS has recorded `fetches` fetches.
@@ -170,7 +169,7 @@ async fn tokens_signed_by_a_published_key_verify_and_others_do_not() {
     let (published, unpublished) = (keys(), keys());
     let provider = Provider::start(&[&published]).await;
     let handle = handle_for(&provider.url, settings());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
 
     let reply = get(&app, "/api/x", Some(&bearer(&published.token("alice", 60)))).await;
@@ -199,7 +198,7 @@ async fn a_new_kid_is_picked_up_by_one_refetch() {
     let (first, second) = (keys(), keys());
     let provider = Provider::start(&[&first]).await;
     let handle = handle_for(&provider.url, settings());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
     assert_eq!(status_of(&app, &first.token("a", 60)).await, 200);
 
@@ -221,7 +220,7 @@ async fn concurrent_requests_with_an_unknown_kid_share_one_fetch() {
     let (first, second) = (keys(), keys());
     let provider = Provider::start(&[&first]).await;
     let handle = handle_for(&provider.url, settings());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
 
     // A slow provider, so that the requests overlap the fetch.
@@ -250,7 +249,7 @@ async fn unknown_kids_refetch_at_most_once_per_interval() {
             ..settings()
         },
     );
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
 
     assert_eq!(status_of(&app, &stranger.token("s", 60)).await, 401);
@@ -281,7 +280,7 @@ async fn the_last_good_set_survives_a_failing_provider() {
             ..settings()
         },
     );
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     let jwks = jwks(&handle);
     fetched(&jwks, 1).await;
     let token = published.token("alice", 60);
@@ -326,7 +325,7 @@ async fn a_provider_that_is_down_keeps_the_keys_and_answers_promptly() {
     let provider = Provider::start(&[&published]).await;
     let url = provider.url.clone();
     let handle = handle_for(&url, settings());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
     drop(provider);
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -350,7 +349,7 @@ async fn periodic_refresh_picks_up_new_keys_and_withdraws_old_ones() {
             ..settings()
         },
     );
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     let jwks = jwks(&handle);
     fetched(&jwks, 1).await;
     let old_token = old.token("old", 60);
@@ -386,7 +385,7 @@ async fn dropping_the_handle_stops_the_refresher() {
             ..settings()
         },
     );
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 3).await;
 
     drop(app);
@@ -412,7 +411,7 @@ async fn the_token_issuers_key_stays_trusted_beside_the_jwks() {
         .build()
         .unwrap();
     let handle = AuthHandle::new(state);
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
 
     assert_eq!(status_of(&app, &remote.token("remote", 60)).await, 200);
@@ -428,7 +427,7 @@ async fn a_reload_with_the_same_url_keeps_the_running_jwks() {
     let handle = AuthHandle::with_reloader(state_for(&url, settings()), move || {
         Ok(state_for(&url, settings()))
     });
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
     provider.publish(&[&first, &second]);
     assert_eq!(status_of(&app, &second.token("b", 60)).await, 200);
@@ -447,8 +446,8 @@ async fn status_shows_the_jwks_without_secrets() {
     let url = format!("{}?access_token=s3cret", provider.url);
     let handle = handle_for(&url, settings());
     let app = echo_app()
-        .merge(admin_router(handle.clone(), None))
-        .layer(handle.layer());
+        .merge(admin_router(handle.clone()))
+        .layer(handle.by_path_prefix());
     fetched(&jwks(&handle), 1).await;
 
     let reply = get(&app, "/admin/status", Some(&bearer(ADMIN))).await;

@@ -25,7 +25,7 @@ async fn a_full_queue_sheds_new_keys_and_serves_cached_ones() {
             .build()
             .unwrap(),
     );
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     assert_eq!(
         get(&app, "/api/x", Some(&bearer(&cached.token)))
             .await

@@ -57,11 +57,10 @@ async fn captured_logs_contain_no_token_and_no_secret() {
     let state = AuthState::builder()
         .ingest_keys(ingest.set())
         .jwt(jwt_keys().verifier())
-        .admin(AdminCredential::resolve(
-            Some(SecretString::from(admin_plain)),
-            None,
-            Default::default(),
-        ))
+        .admin(AdminCredential::Plain {
+            token: SecretString::from(admin_plain),
+            source: "--admin-token",
+        })
         .token_issuer(issuer)
         .build()
         .unwrap();
@@ -75,8 +74,8 @@ async fn captured_logs_contain_no_token_and_no_secret() {
     let app = common::echo_app()
         .route("/api/headers", get(show_headers))
         .merge(token_issuer_router(handle.clone()))
-        .merge(server_middleware::admin_router(handle.clone(), None))
-        .layer(handle.layer());
+        .merge(server_middleware::admin_router(handle.clone()))
+        .layer(handle.by_path_prefix());
 
     let jwt = jwt_keys().token("alice", 600);
     let expired = jwt_keys().token("alice", -3600);

@@ -1,4 +1,4 @@
-//! SPEC §5 as a matrix: enforce flags × configured mechanisms × credential kind × route class,
+//! reference §5 as a matrix: enforce flags × configured mechanisms × credential kind × route class,
 //! checked against an oracle written from the spec (not from auth-core's planner).
 // Test helpers outside `#[test]` functions may panic on broken fixtures too.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
@@ -81,7 +81,7 @@ enum Expect {
     Deny(u16, Option<&'static str>),
 }
 
-/// SPEC §5, written out independently.
+/// reference §5, written out independently.
 fn oracle(config: Config, class: Class, cred: Cred) -> Expect {
     let no_credentials = matches!(cred, Cred::None | Cred::Basic);
     match class {
@@ -138,11 +138,10 @@ fn state(config: Config, secrets: &Secrets) -> Result<AuthState, StateError> {
         .enforce_jwt_on_consumption(config.enforce)
         .admin(match config.admin {
             Admin::None => AdminCredential::None,
-            Admin::Plain => AdminCredential::resolve(
-                None,
-                Some(SecretString::from(secrets.admin_plain.clone())),
-                auth_core::apikey::KeySet::new(),
-            ),
+            Admin::Plain => AdminCredential::Plain {
+                token: SecretString::from(secrets.admin_plain.clone()),
+                source: "MOOSE_ADMIN_TOKEN",
+            },
             Admin::Hashed => AdminCredential::Hashed(secrets.admin_hashed.set()),
         });
     if config.jwt {
@@ -203,7 +202,7 @@ async fn every_combination_answers_as_the_spec_says() {
                     );
                     continue;
                 }
-                let app = echo_app().layer(AuthHandle::new(built.unwrap()).layer());
+                let app = echo_app().layer(AuthHandle::new(built.unwrap()).by_path_prefix());
                 for class in [
                     Class::Ingest,
                     Class::Consumption,
@@ -313,11 +312,11 @@ async fn route_layer_and_nested_routers_are_classified_by_the_original_path() {
             .build()
             .unwrap(),
     );
-    let inner = echo_app().route_layer(handle.layer());
+    let inner = echo_app().route_layer(handle.by_path_prefix());
     let app = axum::Router::new().nest("/v1", axum::Router::new().nest("/api", inner.clone()));
     // Nested under /v1 the class prefix /api/ does not match: public.
     assert_eq!(get(&app, "/v1/api/api/x", None).await.status, 200);
-    let app = axum::Router::new().nest("/api", echo_app().route_layer(handle.layer()));
+    let app = axum::Router::new().nest("/api", echo_app().route_layer(handle.by_path_prefix()));
     // The nested router sees /public/x, but the original path is /api/public/x.
     assert_eq!(get(&app, "/api/public/x", None).await.status, 401);
     let ok = get(&app, "/api/public/x", Some(&bearer(&key.token))).await;
@@ -331,7 +330,7 @@ async fn route_layer_and_nested_routers_are_classified_by_the_original_path() {
 async fn several_authorization_headers_are_malformed() {
     let key = Key::new();
     let handle = AuthHandle::new(AuthState::builder().ingest_keys(key.set()).build().unwrap());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     let request = http::Request::get("/ingest/x")
         .header("authorization", bearer(&key.token))
         .header("authorization", bearer(&key.token))

@@ -22,11 +22,10 @@ fn state_with(stored: &str) -> Result<AuthState, BoxError> {
     let keys = auth_core::apikey::KeySet::from(vec![auth_core::apikey::StoredKey::parse(stored)?]);
     Ok(AuthState::builder()
         .consumption_keys(keys)
-        .admin(AdminCredential::resolve(
-            Some(SecretString::from(ADMIN)),
-            None,
-            auth_core::apikey::KeySet::new(),
-        ))
+        .admin(AdminCredential::Plain {
+            token: SecretString::from(ADMIN),
+            source: "--admin-token",
+        })
         .build()?)
 }
 
@@ -53,8 +52,8 @@ async fn reload_swaps_keys_and_a_broken_config_keeps_the_old_one() {
     };
     let handle = AuthHandle::with_reloader(state_with(&old.stored).unwrap(), reloader);
     let app = echo_app()
-        .merge(admin_router(handle.clone(), None))
-        .layer(handle.layer());
+        .merge(admin_router(handle.clone()))
+        .layer(handle.by_path_prefix());
 
     assert_eq!(
         get(&app, "/api/x", Some(&bearer(&old.token))).await.status,
@@ -112,8 +111,8 @@ async fn reload_without_a_callback_is_refused_and_replace_works_directly() {
     let handle = AuthHandle::new(state_with(&old.stored).unwrap());
     assert_eq!(handle.reload().await, Err(ReloadError::NotConfigured));
     let app = echo_app()
-        .merge(admin_router(handle.clone(), None))
-        .layer(handle.layer());
+        .merge(admin_router(handle.clone()))
+        .layer(handle.by_path_prefix());
     assert_eq!(post_reload(&app).await.status, 501);
     handle.replace(state_with(&new.stored).unwrap());
     assert_eq!(

@@ -13,7 +13,7 @@ use server_middleware::{AuthHandle, AuthState};
 async fn one_hundred_concurrent_requests_with_a_new_key_run_the_kdf_once() {
     let key = Key::new();
     let handle = AuthHandle::new(AuthState::builder().ingest_keys(key.set()).build().unwrap());
-    let app = Arc::new(echo_app().layer(handle.layer()));
+    let app = Arc::new(echo_app().layer(handle.by_path_prefix()));
     let header = Arc::new(bearer(&key.token));
     let start = Arc::new(tokio::sync::Barrier::new(100));
     let requests: Vec<_> = (0..100)
@@ -42,7 +42,7 @@ async fn refused_keys_are_remembered_and_garbage_costs_no_kdf() {
     let key = Key::new();
     let other = Key::new();
     let handle = AuthHandle::new(AuthState::builder().ingest_keys(key.set()).build().unwrap());
-    let app = echo_app().layer(handle.layer());
+    let app = echo_app().layer(handle.by_path_prefix());
     for _ in 0..3 {
         assert_eq!(
             get(&app, "/ingest/x", Some(&bearer(&other.token)))

@@ -65,7 +65,7 @@ fn app(handle: &AuthHandle) -> Router {
     Router::new()
         .route("/api/claims", get(claims))
         .merge(token_issuer_router(handle.clone()))
-        .layer(handle.layer())
+        .layer(handle.by_path_prefix())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,30 +1,35 @@
 //! Per-entry lifetimes: what an outcome is tells how long it stays true.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use auth_core::policy::Principal;
 
 use super::{CacheKey, CacheSettings, Outcome, seconds_until_exp};
+use crate::clock::Clock;
 
 pub(super) struct OutcomeExpiry {
     api_key_ttl: Duration,
     jwt_max_ttl: Duration,
     failure_ttl: Duration,
+    clock: Arc<dyn Clock>,
 }
 
 impl OutcomeExpiry {
-    pub(super) fn new(settings: &CacheSettings) -> Self {
+    pub(super) fn new(settings: &CacheSettings, clock: Arc<dyn Clock>) -> Self {
         Self {
             api_key_ttl: settings.api_key_ttl,
             jwt_max_ttl: settings.jwt_max_ttl,
             failure_ttl: settings.failure_ttl,
+            clock,
         }
     }
 
     pub(super) fn ttl(&self, outcome: &Outcome) -> Duration {
         match outcome {
             Ok(Principal::Jwt(claims)) => {
-                Duration::from_secs(seconds_until_exp(claims)).min(self.jwt_max_ttl)
+                Duration::from_secs(seconds_until_exp(claims, self.clock.unix_now()))
+                    .min(self.jwt_max_ttl)
             }
             Ok(_) => self.api_key_ttl,
             Err(_) => self.failure_ttl,
@@ -45,24 +50,21 @@ impl moka::Expiry<CacheKey, Outcome> for OutcomeExpiry {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use auth_core::apikey::{ApiKeyError, KeyId};
     use auth_core::jwt::Claims;
     use auth_core::policy::{InvalidReason, RouteClass};
 
     use super::*;
+    use crate::clock::ManualClock;
 
-    fn claims_expiring_in(seconds: u64) -> Claims {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs();
+    const NOW: u64 = 1_800_000_000;
+
+    fn claims_expiring_at(exp: u64) -> Claims {
         Claims {
             iss: "i".into(),
             sub: None,
             aud: vec!["a".into()],
-            exp: now + seconds,
+            exp,
             nbf: None,
             iat: None,
             jti: None,
@@ -72,7 +74,8 @@ mod tests {
 
     #[test]
     fn each_outcome_gets_its_lifetime() {
-        let expiry = OutcomeExpiry::new(&CacheSettings::default());
+        let clock = ManualClock::at(NOW);
+        let expiry = OutcomeExpiry::new(&CacheSettings::default(), Arc::new(clock.clone()));
         let key = Ok(Principal::ApiKey {
             class: RouteClass::Ingest,
             key_id: KeyId::of_stored("x"),
@@ -80,15 +83,23 @@ mod tests {
         assert_eq!(expiry.ttl(&key), Duration::from_secs(300));
         let refused = Err(InvalidReason::ApiKey(ApiKeyError::NoMatch));
         assert_eq!(expiry.ttl(&refused), Duration::from_secs(10));
-        let jwt = Ok(Principal::Jwt(Arc::new(claims_expiring_in(120))));
-        let ttl = expiry.ttl(&jwt).as_secs();
-        assert!((119..=120).contains(&ttl), "{ttl}");
-        let expired = Ok(Principal::Jwt(Arc::new(claims_expiring_in(0))));
+        let jwt = Ok(Principal::Jwt(Arc::new(claims_expiring_at(NOW + 120))));
+        assert_eq!(expiry.ttl(&jwt), Duration::from_secs(120));
+        clock.advance(100);
+        assert_eq!(
+            expiry.ttl(&jwt),
+            Duration::from_secs(20),
+            "reckoned by the clock"
+        );
+        let expired = Ok(Principal::Jwt(Arc::new(claims_expiring_at(NOW))));
         assert_eq!(expiry.ttl(&expired), Duration::ZERO);
-        let capped = OutcomeExpiry::new(&CacheSettings {
-            jwt_max_ttl: Duration::from_secs(5),
-            ..CacheSettings::default()
-        });
+        let capped = OutcomeExpiry::new(
+            &CacheSettings {
+                jwt_max_ttl: Duration::from_secs(5),
+                ..CacheSettings::default()
+            },
+            Arc::new(ManualClock::at(NOW)),
+        );
         assert_eq!(capped.ttl(&jwt), Duration::from_secs(5));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Bounds and TTLs of the verification cache (SPEC §10 defaults).
+/// Bounds and TTLs of the verification cache (reference §10 defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheSettings {
     /// Most entries kept; the least useful are evicted beyond it.

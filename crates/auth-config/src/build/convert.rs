@@ -1,6 +1,10 @@
 //! Reading each setting: conversion, per-value validation and its `explain()` line.
 
 use std::net::SocketAddr;
+use std::time::Duration;
+
+use auth_cache::pool::KdfSettings;
+use auth_cache::verify::CacheSettings;
 
 use auth_core::apikey::KeySet;
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
@@ -20,7 +24,7 @@ use crate::catalog::{
 use crate::explain::{NOT_SET, REDACTED, describe_keys};
 use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
-use crate::{CacheSettings, ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
+use crate::{ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
 
 /// Reads settings one by one, converting and validating each, and records its `explain()` line.
 pub(super) struct Builder<'a> {
@@ -251,42 +255,48 @@ impl Builder<'_> {
         Ok(projects)
     }
 
-    fn cache(&mut self) -> Result<CacheSettings, ConfigError> {
-        let max = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
-        Ok(CacheSettings {
-            api_key_ttl_seconds: self.number(
+    /// `[cache]`: the verification cache and the KDF pool, as the types that use them.
+    fn cache(&mut self) -> Result<(CacheSettings, KdfSettings), ConfigError> {
+        let size = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        let defaults = CacheSettings::default();
+        let cache = CacheSettings {
+            api_key_ttl: Duration::from_secs(self.number(
                 CACHE_API_KEY_TTL,
-                CacheSettings::DEFAULT_API_KEY_TTL_SECONDS,
+                defaults.api_key_ttl.as_secs(),
                 0..=86_400,
                 "0 to 86400",
-            )?,
-            failure_ttl_seconds: self.number(
+            )?),
+            failure_ttl: Duration::from_secs(self.number(
                 CACHE_FAILURE_TTL,
-                CacheSettings::DEFAULT_FAILURE_TTL_SECONDS,
+                defaults.failure_ttl.as_secs(),
                 0..=3600,
                 "0 to 3600",
-            )?,
+            )?),
             max_entries: self.number(
                 CACHE_MAX_ENTRIES,
-                CacheSettings::DEFAULT_MAX_ENTRIES,
+                defaults.max_entries,
                 1..=10_000_000,
                 "1 to 10000000",
             )?,
-            kdf_workers: self
+            ..defaults
+        };
+        let kdf = KdfSettings {
+            workers: self
                 .optional_number(
                     CACHE_KDF_WORKERS,
                     1..=1024,
                     "1 to 1024",
                     "(one per CPU core)",
                 )?
-                .map(max),
-            kdf_queue: max(self.number(
+                .map_or_else(KdfSettings::default_workers, size),
+            queue: size(self.number(
                 CACHE_KDF_QUEUE,
-                CacheSettings::DEFAULT_KDF_QUEUE as u64,
+                KdfSettings::DEFAULT_QUEUE as u64,
                 1..=1_000_000,
                 "1 to 1000000",
             )?),
-        })
+        };
+        Ok((cache, kdf))
     }
 
     fn server(&mut self) -> Result<ServerSettings, ConfigError> {

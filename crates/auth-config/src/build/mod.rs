@@ -1,6 +1,8 @@
 //! From merged layers to a validated [`Config`]: conversions, cross-checks, `explain()` lines
 //! and warnings.
 
+use auth_cache::pool::KdfSettings;
+use auth_cache::verify::CacheSettings;
 use auth_core::apikey::KeySet;
 use auth_core::jwt::{JwtSettings, JwtVerifier, SigningKey, VerifyingKey};
 use auth_core::secrecy::SecretString;
@@ -13,8 +15,7 @@ use crate::catalog::{
 use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
 use crate::{
-    CacheSettings, Config, ConfigError, ConfigWarning, Origin, Project, ServerSettings,
-    TokenIssuerSettings,
+    Config, ConfigError, ConfigWarning, Origin, Project, ServerSettings, TokenIssuerSettings,
 };
 
 mod convert;
@@ -61,7 +62,8 @@ pub(crate) fn build(layers: &Layers) -> Result<Config, ConfigError> {
         enforce_on_all_ingest_apis: read.enforce_ingest.0,
         enforce_on_all_consumptions_apis: read.enforce_consumption.0,
         token_issuer,
-        cache: read.cache,
+        cache: read.cache.0,
+        kdf: read.cache.1,
         server: read.server,
         file: layers.file().map(|f| f.path.clone()),
         explained: builder.explained,
@@ -85,7 +87,7 @@ struct Read {
     private_key: Option<Sourced<SigningKey>>,
     ttl: u64,
     projects: Option<Sourced<Vec<RawProject>>>,
-    cache: CacheSettings,
+    cache: (CacheSettings, KdfSettings),
     server: ServerSettings,
 }
 
@@ -119,12 +121,8 @@ fn jwt_verifier(read: &Read) -> Result<Option<JwtVerifier>, ConfigError> {
     if key_settings.iter().all(Option::is_none) {
         return Ok(None);
     }
-    let mut keys: Vec<VerifyingKey> = read.secret.iter().map(|(k, _)| k.clone()).collect();
-    keys.extend(
-        read.private_key
-            .iter()
-            .map(|(k, _)| k.verifying_key().clone()),
-    );
+    // The token issuer's own key is added by the server that runs the issuer, in one place.
+    let keys: Vec<VerifyingKey> = read.secret.iter().map(|(k, _)| k.clone()).collect();
     Ok(Some(JwtVerifier::new(
         keys,
         JwtSettings {
@@ -137,7 +135,7 @@ fn jwt_verifier(read: &Read) -> Result<Option<JwtVerifier>, ConfigError> {
     )))
 }
 
-/// Settings that need another one: enforce flags need JWT (SPEC §5), projects need a signing key.
+/// Settings that need another one: enforce flags need JWT (reference §5), projects need a signing key.
 fn check_dependencies(read: &Read, jwt_usable: bool) -> Result<(), ConfigError> {
     for (setting, (enforced, origin)) in [
         (JWT_ENFORCE_INGEST, &read.enforce_ingest),

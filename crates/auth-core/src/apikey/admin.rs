@@ -1,4 +1,5 @@
-//! The admin credential of SPEC §5: one source wins, by precedence.
+//! The admin credential of reference §5. Which source wins is decided by the configuration
+//! (`auth_config::Config::admin_credential`); this is the credential once chosen.
 
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
@@ -6,8 +7,7 @@ use subtle::ConstantTimeEq;
 
 use super::{ApiKeyError, KeyId, KeySet, StoredKey};
 
-/// The credential admin routes accept. Only the highest-precedence configured source is used:
-/// `serve --admin-token` (plain text) > `MOOSE_ADMIN_TOKEN` (plain text) > `admin_api_key` (hash).
+/// The credential admin routes accept: one plain-text token, or stored hashes.
 #[derive(Debug, Clone, Default)]
 pub enum AdminCredential {
     /// A plain-text token, compared in constant time.
@@ -25,33 +25,6 @@ pub enum AdminCredential {
 }
 
 impl AdminCredential {
-    /// Picks the credential by precedence. Empty plain-text values count as absent.
-    #[must_use]
-    pub fn resolve(
-        cli_token: Option<SecretString>,
-        env_token: Option<SecretString>,
-        hashes: KeySet,
-    ) -> Self {
-        let present = |t: Option<SecretString>| t.filter(|t| !t.expose_secret().is_empty());
-        if let Some(token) = present(cli_token) {
-            return Self::Plain {
-                token,
-                source: "--admin-token",
-            };
-        }
-        if let Some(token) = present(env_token) {
-            return Self::Plain {
-                token,
-                source: "MOOSE_ADMIN_TOKEN",
-            };
-        }
-        if hashes.is_empty() {
-            Self::None
-        } else {
-            Self::Hashed(hashes)
-        }
-    }
-
     /// Whether a configured plain-text admin token (`MOOSE_ADMIN_TOKEN`, `serve --admin-token`)
     /// is really a stored API-key hash (40 hex characters or a `$pbkdf2-sha256$` PHC string).
     /// Such a value is a configuration mistake: hashes belong in `[authentication]
@@ -103,34 +76,33 @@ mod tests {
     use super::super::{StoredKey, generate_moose};
     use super::*;
 
-    fn secret(s: &str) -> Option<SecretString> {
-        Some(SecretString::from(s.to_owned()))
+    fn plain(token: &str) -> AdminCredential {
+        AdminCredential::Plain {
+            token: SecretString::from(token.to_owned()),
+            source: "test",
+        }
     }
 
     #[test]
-    fn precedence_is_cli_then_env_then_hash() {
+    fn each_kind_of_credential_verifies_its_own_tokens() {
+        let admin = plain("cli-token");
+        assert_eq!(admin.verify("cli-token"), Ok(None));
+        assert_eq!(admin.verify("cli-token "), Err(ApiKeyError::NoMatch));
+        assert_eq!(admin.verify(""), Err(ApiKeyError::NoMatch));
+
         let key = generate_moose().unwrap();
-        let hashes = KeySet::from(vec![StoredKey::parse(&key.stored).unwrap()]);
-        let bearer = key.bearer_token.expose_secret();
-
-        let admin = AdminCredential::resolve(secret("cli"), secret("env"), hashes.clone());
-        assert_eq!(admin.verify("cli"), Ok(None));
-        assert_eq!(admin.verify("env"), Err(ApiKeyError::NoMatch));
-        assert_eq!(admin.verify(bearer), Err(ApiKeyError::NoMatch));
-
-        let admin = AdminCredential::resolve(None, secret("env"), hashes.clone());
-        assert_eq!(admin.verify("env"), Ok(None));
-        assert_eq!(admin.verify("cli"), Err(ApiKeyError::NoMatch));
-
-        let admin = AdminCredential::resolve(secret(""), None, hashes.clone());
+        let hashed =
+            AdminCredential::Hashed(KeySet::from(vec![StoredKey::parse(&key.stored).unwrap()]));
         assert_eq!(
-            admin.verify(bearer),
+            hashed.verify(key.bearer_token.expose_secret()),
             Ok(Some(KeyId::of_stored(&key.stored)))
         );
+        assert_eq!(hashed.verify("cli-token"), Err(ApiKeyError::UnknownShape));
+        assert!(hashed.is_hashed() && !admin.is_hashed());
 
-        let admin = AdminCredential::resolve(None, None, KeySet::new());
-        assert!(!admin.is_configured());
-        assert_eq!(admin.verify("anything"), Err(ApiKeyError::NotConfigured));
+        let none = AdminCredential::None;
+        assert!(!none.is_configured());
+        assert_eq!(none.verify("anything"), Err(ApiKeyError::NotConfigured));
     }
 
     #[test]
@@ -153,7 +125,6 @@ mod tests {
 
     #[test]
     fn debug_hides_the_plain_token() {
-        let admin = AdminCredential::resolve(secret("hunter2hunter2"), None, KeySet::new());
-        assert!(!format!("{admin:?}").contains("hunter2"));
+        assert!(!format!("{:?}", plain("hunter2hunter2")).contains("hunter2"));
     }
 }

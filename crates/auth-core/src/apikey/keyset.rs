@@ -1,4 +1,4 @@
-//! Several stored hashes for one purpose, so keys can be rotated (SPEC §2.3).
+//! Several stored hashes for one purpose, so keys can be rotated (reference §2.3).
 
 use super::{ApiKeyError, ApiKeyFormat, KeyId, StoredKey, StoredKind, moose, token_format};
 

@@ -1,4 +1,4 @@
-//! API keys (SPEC §2): two formats, told apart by the stored string.
+//! API keys (reference §2): two formats, told apart by the stored string.
 //!
 //! | format  | bearer token                         | stored hash                                   |
 //! |---------|--------------------------------------|-----------------------------------------------|

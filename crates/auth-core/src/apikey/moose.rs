@@ -1,4 +1,4 @@
-//! The Moose-compatible format (SPEC §2.1): `<token_hex>.<salt_hex>`, 40-hex stored hash.
+//! The Moose-compatible format (reference §2.1): `<token_hex>.<salt_hex>`, 40-hex stored hash.
 
 use secrecy::SecretString;
 use subtle::ConstantTimeEq;

@@ -1,4 +1,4 @@
-//! keygate's stronger format (SPEC §2.2): checksummed `kg_` tokens and `$pbkdf2-sha256$` PHC strings.
+//! keygate's stronger format (reference §2.2): checksummed `kg_` tokens and `$pbkdf2-sha256$` PHC strings.
 //!
 //! The PHC string is parsed by hand: its grammar here is one fixed line, and a hand parser gives
 //! precise errors without pulling in `password-hash` (see `docs/hand-written.md`).

@@ -1,4 +1,4 @@
-//! JWT keys: the algorithm is a property of the key, never of the token (SPEC §4).
+//! JWT keys: the algorithm is a property of the key, never of the token (reference §4).
 
 use std::fmt;
 
@@ -263,7 +263,7 @@ impl VerifyingKey {
     }
 }
 
-/// A private key that signs tokens (the token issuer of SPEC §7), with its public half.
+/// A private key that signs tokens (the token issuer of reference §7), with its public half.
 #[derive(Clone)]
 pub struct SigningKey {
     key: EncodingKey,

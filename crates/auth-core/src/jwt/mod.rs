@@ -1,4 +1,4 @@
-//! JWT verification (SPEC §4).
+//! JWT verification (reference §4).
 //!
 //! The verifier never lets a token choose how it is checked: the algorithm comes from the
 //! configured key, `alg: none` and symmetric algorithms are unreachable, and `crit` headers,
@@ -6,12 +6,14 @@
 //! Time is passed in (`now`, Unix seconds), so verification is deterministic and needs no clock.
 
 mod claims;
+mod jwk_set;
 mod keys;
 mod token;
 
 use serde_json::Value;
 
 pub use claims::Claims;
+pub use jwk_set::{JwkSet, JwkSetError, SkippedKey};
 pub use keys::{
     JwtAlgorithm, KeyError, MIN_RSA_BITS, PemKeyPair, SigningKey, VerifyingKey, generate_key_pair,
 };

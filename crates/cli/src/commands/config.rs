@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use auth_config::{Config, LoadOptions};
-use auth_core::policy::{ClassMechanisms, Mechanisms};
+use auth_core::policy::Mechanisms;
 
 use crate::cli::ConfigCommand;
 use crate::exit::Outcome;
@@ -37,8 +37,9 @@ pub(crate) fn run(command: ConfigCommand) -> Result<Outcome> {
             options.file_path().display()
         ),
     }
-    let admin = config.admin_credential(None);
-    print_mechanisms(&config.mechanisms(&admin));
+    // Checked as `serve` would build it, so what passes here also starts.
+    let state = crate::serve::state::from_config(&config, None)?;
+    print_mechanisms(state.mechanisms());
     if show_origin {
         println!();
         for setting in config.explain() {
@@ -53,7 +54,7 @@ fn print_mechanisms(mechanisms: &Mechanisms) {
         ("ingest", mechanisms.ingest),
         ("consumption", mechanisms.consumption),
     ] {
-        println!("  {class:<12} {}", describe(m));
+        println!("  {class:<12} {}", m.describe());
     }
     let admin = if mechanisms.admin {
         "admin credential"
@@ -61,15 +62,4 @@ fn print_mechanisms(mechanisms: &Mechanisms) {
         "refused (no admin credential)"
     };
     println!("  {:<12} {admin}", "admin");
-}
-
-/// A one-line description of a class's mechanisms, as startup logs and `config check` print it.
-pub(crate) fn describe(m: ClassMechanisms) -> &'static str {
-    match (m.enforce_jwt, m.jwt, m.api_keys) {
-        (true, _, _) => "JWT only (enforced)",
-        (false, true, true) => "JWT, then API keys",
-        (false, true, false) => "JWT",
-        (false, false, true) => "API keys",
-        (false, false, false) => "OPEN: no authentication configured",
-    }
 }

@@ -2,7 +2,6 @@
 
 use std::fs;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 use auth_core::jwt::{JwtAlgorithm, JwtVerifier, SigningKey, generate_key_pair};
@@ -65,7 +64,7 @@ fn sign(args: &JwtSignArgs) -> Result<Outcome> {
         .with_context(|| format!("could not read the key file {}", args.key.display()))?;
     let key =
         SigningKey::from_pem(&pem).with_context(|| format!("--key {}", args.key.display()))?;
-    let now = unix_now();
+    let now = auth_cache::clock::unix_now();
     let mut claims = Map::new();
     for claim in &args.claims {
         let (name, value) = claim
@@ -87,18 +86,20 @@ fn sign(args: &JwtSignArgs) -> Result<Outcome> {
 
 fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<Outcome> {
     let config = super::config::load(&super::config::options(config))?;
-    let verifier = config.jwt_verifier().ok_or_else(|| {
+    // The keys `serve` would trust: [jwt] secret, the token issuer's own key, the remote set.
+    let state = crate::serve::state::from_config(&config, None)?;
+    let verifier = state.jwt().ok_or_else(|| {
         usage(
             "no JWT verification is configured: set [jwt] secret (or jwks_url), issuer and audience \
              (or MOOSE_JWT_PUBLIC_KEY, MOOSE_JWT_ISSUER, MOOSE_JWT_AUDIENCE)",
         )
     })?;
-    let verifier = match config.jwks_url() {
-        Some(url) => with_remote_keys(verifier, url)?,
+    let verifier = match state.jwks() {
+        Some(source) => with_remote_keys(verifier, source)?,
         None => verifier.clone(),
     };
     let token = crate::input::value_or_stdin(token, "JWT")?;
-    match verifier.verify(token.trim(), unix_now()) {
+    match verifier.verify(token.trim(), auth_cache::clock::unix_now()) {
         Ok(claims) => {
             println!(
                 "{}",
@@ -114,17 +115,13 @@ fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<O
 }
 
 /// Fetches `[jwt] jwks_url` once, as the server would, and trusts its keys too.
-fn with_remote_keys(verifier: &JwtVerifier, url: &str) -> Result<JwtVerifier> {
-    let jwks = server_middleware::Jwks::new(url, server_middleware::JwksSettings::default())
-        .map_err(|e| usage(format!("[jwt] jwks_url: {e}")))?;
+fn with_remote_keys(
+    verifier: &JwtVerifier,
+    source: &server_middleware::JwksSource,
+) -> Result<JwtVerifier> {
+    let jwks = server_middleware::Jwks::from_source(source);
     super::runtime()?
         .block_on(jwks.refresh())
         .context("could not fetch the JWKS of [jwt] jwks_url")?;
     Ok(verifier.with_additional_keys(jwks.keys()))
-}
-
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 use auth_core::apikey::{AdminCredential, KeySet, StoredKey, generate_moose};
-use auth_core::jwt::{JwtAlgorithm, JwtSettings, JwtVerifier, SigningKey, generate_key_pair};
+use auth_core::jwt::{JwtAlgorithm, JwtSettings, SigningKey, generate_key_pair};
 use auth_core::secrecy::{ExposeSecret, SecretString};
 use server_middleware::{AuthState, Project, TokenIssuer};
 
@@ -32,7 +32,7 @@ impl DevMode {
         let project = generate_moose()?;
         let pair = generate_key_pair(JwtAlgorithm::Rs256)?;
         let signing_key = SigningKey::from_pem(pair.private_pem.expose_secret())?;
-        let now = crate::commands::jwt::unix_now();
+        let now = auth_cache::clock::unix_now();
         let jwt = signing_key.sign(&serde_json::json!({
             "iss": DEV_ISSUER,
             "aud": DEV_AUDIENCE,
@@ -60,10 +60,6 @@ impl DevMode {
     pub(crate) fn state(&self) -> Result<AuthState> {
         let keys = KeySet::from(vec![StoredKey::parse(&self.api_key_hash)?]);
         let settings = JwtSettings::new(DEV_ISSUER, DEV_AUDIENCE);
-        let verifier = JwtVerifier::new(
-            vec![self.signing_key.verifying_key().clone()],
-            settings.clone(),
-        );
         let project = Project {
             id: DEV_PROJECT.to_owned(),
             keys: KeySet::from(vec![StoredKey::parse(&self.project_hash)?]),
@@ -78,7 +74,7 @@ impl DevMode {
         Ok(AuthState::builder()
             .ingest_keys(keys.clone())
             .consumption_keys(keys)
-            .jwt(verifier)
+            // The issuer's key (which signed the printed JWT) becomes the trusted JWT key.
             .admin(AdminCredential::Plain {
                 token: self.admin_token.clone(),
                 source,

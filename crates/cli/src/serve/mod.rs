@@ -1,4 +1,4 @@
-//! `keygate serve`: the auth gateway (SPEC §9).
+//! `keygate serve`: the auth gateway (reference §9).
 //!
 //! `/ingest/*`, `/api/*` and `/admin/*` are protected by the policy; everything else is public.
 //! Authenticated requests go to `--upstream` (or to JSON echo handlers without one). `/health`,
@@ -6,9 +6,10 @@
 
 mod dev;
 mod echo;
+mod idle;
 mod proxy;
 mod server;
-mod state;
+pub(crate) mod state;
 
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use axum::Router;
 use axum::routing::get;
 use server_middleware::{
     AuthHandle, CanonicalRequestLayer, ReloadError, admin_router, install_prometheus_recorder,
-    token_issuer_router,
+    metrics_router, token_issuer_router,
 };
 
 use crate::cli::ServeArgs;
@@ -105,19 +106,21 @@ fn cli_admin_token(token: Option<&str>) -> Result<Option<SecretString>> {
 pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> Router {
     // The global recorder can be installed once per process; a second install is not an error
     // worth failing for (metrics then render empty).
-    let metrics = install_prometheus_recorder().ok();
-    let app = Router::new()
+    let mut app = Router::new()
         .route(
             "/health",
             get(|| async { axum::Json(serde_json::json!({ "status": "ok" })) }),
         )
         .merge(token_issuer_router(handle.clone()))
-        .merge(admin_router(handle.clone(), metrics));
+        .merge(admin_router(handle.clone()));
+    if let Ok(metrics) = install_prometheus_recorder() {
+        app = app.merge(metrics_router(metrics));
+    }
     let app = match upstream {
         Some(upstream) => app.fallback(move |request| proxy::forward(upstream.clone(), request)),
         None => app.fallback(echo::echo),
     };
-    app.layer(handle.layer())
+    app.layer(handle.by_path_prefix())
         .layer(CanonicalRequestLayer::new())
 }
 

@@ -4,10 +4,8 @@
 //! [`CanonicalRequestLayer`](server_middleware::CanonicalRequestLayer) put it in normal form),
 //! below the upstream's base path; identity headers are only ever keygate's own.
 
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
@@ -15,15 +13,14 @@ use auth_core::policy::{Denial, InvalidReason, Principal};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
-use bytes::Bytes;
 use http::header::{AUTHORIZATION, HOST};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
-use http_body::{Body as HttpBody, Frame, SizeHint};
-use hyper::body::Incoming;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use server_middleware::{denial_response, error_response};
+
+use crate::serve::idle::{IdleBody, Watch};
 
 /// Headers keygate sets for the upstream; any a client sent are removed so they cannot be forged.
 pub(crate) const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subject");
@@ -156,21 +153,29 @@ pub(crate) enum ClientBodyFailure {
     TimedOut,
 }
 
-impl ClientBodyStatus {
-    pub(crate) fn fail(&self, failure: ClientBodyFailure) {
-        let _ = self.0.failure.set(failure);
+impl Watch for ClientBodyStatus {
+    fn waiting(&self) {
+        self.0.waiting_for_client.store(true, Ordering::Relaxed);
     }
 
-    /// A piece of the body (or its end) arrived.
-    pub(crate) fn progressed(&self) {
+    fn progressed(&self) {
         let elapsed = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.0.last_progress.store(elapsed, Ordering::Relaxed);
         self.0.waiting_for_client.store(false, Ordering::Relaxed);
     }
 
-    /// The body is being read and nothing is there yet.
-    pub(crate) fn waiting(&self) {
-        self.0.waiting_for_client.store(true, Ordering::Relaxed);
+    fn failed(&self) {
+        self.fail(ClientBodyFailure::Malformed);
+    }
+
+    fn timed_out(&self) {
+        self.fail(ClientBodyFailure::TimedOut);
+    }
+}
+
+impl ClientBodyStatus {
+    fn fail(&self, failure: ClientBodyFailure) {
+        let _ = self.0.failure.set(failure);
     }
 
     fn failure(&self) -> Option<ClientBodyFailure> {
@@ -246,7 +251,8 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
         Some(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            Response::from_parts(parts, Body::new(UpstreamBody::new(body, timeout)))
+            let body = IdleBody::new(body, timeout, UpstreamPause(timeout));
+            Response::from_parts(parts, Body::new(body))
         }
         Some(Err(_)) => match body_status.and_then(|status| status.failure()) {
             Some(ClientBodyFailure::Malformed) => error_response(
@@ -335,66 +341,16 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The upstream's response body: fails (which aborts the client's response) when the upstream
-/// pauses longer than `idle` in the middle of it.
-struct UpstreamBody {
-    inner: Incoming,
-    idle: Duration,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-}
+/// The upstream's response body is cut (which aborts the client's response) when the upstream
+/// pauses longer than its timeout in the middle of it.
+struct UpstreamPause(Duration);
 
-impl UpstreamBody {
-    fn new(inner: Incoming, idle: Duration) -> Self {
-        Self {
-            inner,
-            idle,
-            timer: None,
-        }
-    }
-}
-
-impl HttpBody for UpstreamBody {
-    type Data = Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(frame) => {
-                this.timer = None;
-                Poll::Ready(frame.map(|frame| frame.map_err(std::io::Error::other)))
-            }
-            Poll::Pending => {
-                let idle = this.idle;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        tracing::warn!(
-                            idle_seconds = idle.as_secs(),
-                            "the upstream paused its response body too long; the response is cut"
-                        );
-                        Poll::Ready(Some(Err(std::io::Error::new(
-                            std::io::ErrorKind::TimedOut,
-                            "the upstream paused its response body",
-                        ))))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+impl Watch for UpstreamPause {
+    fn timed_out(&self) {
+        tracing::warn!(
+            idle_seconds = self.0.as_secs(),
+            "the upstream paused its response body too long; the response is cut"
+        );
     }
 }
 

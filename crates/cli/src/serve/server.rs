@@ -29,6 +29,8 @@ use bytes::Bytes;
 use http::Request;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
+
+use crate::serve::idle::IdleBody;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -187,7 +189,7 @@ async fn serve_connection(
             parts.extensions.insert(ConnectInfo(peer));
             let status = crate::serve::proxy::ClientBodyStatus::default();
             parts.extensions.insert(status.clone());
-            let body = Body::new(ClientBody::new(body, limits.client_io, status));
+            let body = Body::new(IdleBody::new(body, limits.client_io, status));
             let response = app
                 .oneshot(Request::from_parts(parts, body))
                 .await
@@ -408,76 +410,6 @@ impl AsyncWrite for ClockedIo {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-}
-
-/// The request body: fails when the client pauses longer than `idle` while it is being read,
-/// and records why it failed, so a failed upstream request can be blamed on the client.
-struct ClientBody {
-    inner: Incoming,
-    idle: Duration,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-    status: crate::serve::proxy::ClientBodyStatus,
-}
-
-impl ClientBody {
-    fn new(inner: Incoming, idle: Duration, status: crate::serve::proxy::ClientBodyStatus) -> Self {
-        Self {
-            inner,
-            idle,
-            timer: None,
-            status,
-        }
-    }
-}
-
-impl HttpBody for ClientBody {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Err(error))) => {
-                this.status
-                    .fail(crate::serve::proxy::ClientBodyFailure::Malformed);
-                Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, error))))
-            }
-            Poll::Ready(other) => {
-                this.timer = None;
-                this.status.progressed();
-                Poll::Ready(other.map(|frame| frame.map_err(io::Error::other)))
-            }
-            Poll::Pending => {
-                this.status.waiting();
-                let idle = this.idle;
-                let timer = this
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(idle)));
-                match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => {
-                        this.status
-                            .fail(crate::serve::proxy::ClientBodyFailure::TimedOut);
-                        Poll::Ready(Some(Err(io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            "the client paused sending the request body",
-                        ))))
-                    }
-                    Poll::Pending => Poll::Pending,
-                }
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 

@@ -7,14 +7,12 @@ use auth_config::Config;
 use auth_core::jwt::JwtSettings;
 use auth_core::policy::RouteClass;
 use auth_core::secrecy::SecretString;
-use server_middleware::{AuthState, CacheSettings, KdfSettings, Project, TokenIssuer};
+use server_middleware::{AuthState, Project, TokenIssuer};
 
-use crate::commands::config::describe;
-
-/// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence).
+/// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence). This is
+/// the one place configuration becomes a server: `serve`, its reloads and `config check` use it.
 pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> Result<AuthState> {
-    let cache = config.cache();
-    let kdf_default = KdfSettings::default();
+    let max_authorization_bytes = config.server().max_authorization_bytes;
     let issuer = match config.token_issuer() {
         Some(settings) => {
             let projects = settings
@@ -34,7 +32,7 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
                 issuer: settings.issuer.clone(),
                 audience: settings.audience.clone(),
                 leeway_seconds: leeway,
-                max_token_bytes: config.server().max_authorization_bytes,
+                max_token_bytes: max_authorization_bytes,
             };
             Some(
                 TokenIssuer::new(settings.signing_key.clone(), projects)?
@@ -44,30 +42,16 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
         }
         None => None,
     };
-    let mut builder = AuthState::builder();
+    let mut builder = AuthState::builder().policy(config.policy_parts(cli_admin));
     if let Some(url) = config.jwks_url() {
         // Keys are fetched by the server (refreshed every 10 min, refetched on unknown kids).
         builder = builder.jwks_url(url);
     }
     let state = builder
-        .ingest_keys(config.ingest_keys().clone())
-        .consumption_keys(config.consumption_keys().clone())
-        .jwt(config.jwt_verifier().cloned())
-        .enforce_jwt_on_ingest(config.enforce_on_all_ingest_apis())
-        .enforce_jwt_on_consumption(config.enforce_on_all_consumptions_apis())
-        .admin(config.admin_credential(cli_admin))
-        .max_authorization_bytes(config.server().max_authorization_bytes)
+        .max_authorization_bytes(max_authorization_bytes)
         .token_issuer(issuer)
-        .cache(CacheSettings {
-            max_entries: cache.max_entries,
-            api_key_ttl: Duration::from_secs(cache.api_key_ttl_seconds),
-            failure_ttl: Duration::from_secs(cache.failure_ttl_seconds),
-            ..CacheSettings::default()
-        })
-        .kdf(KdfSettings {
-            workers: cache.kdf_workers.unwrap_or(kdf_default.workers),
-            queue: cache.kdf_queue,
-        })
+        .cache(*config.cache())
+        .kdf(*config.kdf())
         .build()?;
     Ok(state)
 }
@@ -84,7 +68,7 @@ pub(crate) fn log_mechanisms(config: &Config, state: &AuthState) {
         (RouteClass::Consumption, mechanisms.consumption),
     ] {
         let key_ids: Vec<String> = state.keys(class).ids().map(|id| id.to_string()).collect();
-        tracing::info!(class = class.as_str(), keys = ?key_ids, "{class}: {}", describe(m));
+        tracing::info!(class = class.as_str(), keys = ?key_ids, "{class}: {}", m.describe());
     }
     if mechanisms.admin {
         tracing::info!(
@@ -127,7 +111,7 @@ mod tests {
         let state = from_config(&config, None).unwrap();
 
         assert_eq!(
-            state.jwks().map(server_middleware::Jwks::url),
+            state.jwks().map(server_middleware::JwksSource::url),
             Some("https://idp.test/.well-known/jwks.json")
         );
         assert!(state.jwt().unwrap().keys().is_empty());

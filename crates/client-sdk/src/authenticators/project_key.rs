@@ -12,7 +12,7 @@ use crate::url::{join, parse_base_url};
 use crate::{AuthError, AuthToken, Authenticator};
 
 /// The server-side authenticator: exchanges a project id and project key for a short-lived
-/// token at the issuer's `POST {base_url}/auth/token` (SPEC §7).
+/// token at the issuer's `POST {base_url}/auth/token` (reference §7).
 ///
 /// Request `{"projectId", "projectKey"}`, answer `{"token", "expiresIn"}`. Wrong credentials
 /// give [`AuthError::Rejected`] (the server says 401 `invalid_client`). The project key never

@@ -10,7 +10,7 @@ use auth_core::header::{Credentials, parse_authorization};
 use super::{Clock, TokenCache};
 use crate::{AuthError, AuthToken, Authenticator};
 
-/// Wraps an [`Authenticator`] in the token cache of SPEC §8 ([`TokenCache`], see the
+/// Wraps an [`Authenticator`] in the token cache of reference §8 ([`TokenCache`], see the
 /// [module docs](super)):
 ///
 /// - tokens are reused until `expiresIn − 60 s` (half the lifetime for lifetimes ≤ 120 s); a
@@ -131,7 +131,7 @@ impl<A: Authenticator> CachingAuthenticator<A> {
     }
 }
 
-/// Refuses tokens that `Authorization: Bearer <token>` cannot carry (SPEC §3 grammar).
+/// Refuses tokens that `Authorization: Bearer <token>` cannot carry (reference §3 grammar).
 fn check_sendable(token: &str) -> Result<(), AuthError> {
     if token.is_empty() {
         return Err(AuthError::InvalidResponse("the token is empty"));

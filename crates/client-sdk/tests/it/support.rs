@@ -1,4 +1,4 @@
-//! The keygate server the tests talk to: a token issuer (`POST /auth/token`, SPEC §7) and a
+//! The keygate server the tests talk to: a token issuer (`POST /auth/token`, reference §7) and a
 //! JWT-protected API (`/api/*`), in one in-process axum app.
 //!
 //! Everything about the server lives here so that the tests can be re-pointed at the real

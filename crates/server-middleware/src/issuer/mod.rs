@@ -1,4 +1,4 @@
-//! The token issuer of SPEC §7: projects exchange their key for a short-lived JWT.
+//! The token issuer of reference §7: projects exchange their key for a short-lived JWT.
 //!
 //! [`TokenIssuer`] is the configuration (part of [`AuthState`](crate::AuthState));
 //! [`token_issuer_router`] serves `POST /auth/token` and `GET /.well-known/jwks.json`.

@@ -8,13 +8,12 @@ use axum::extract::{DefaultBodyLimit, Json, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::StatusCode;
-use http::header::{HeaderValue, WWW_AUTHENTICATE};
+use http::header::HeaderValue;
 use serde::Deserialize;
 
-use crate::authenticate::unix_now;
 use crate::handle::AuthHandle;
-use crate::response::{error_response, json_response, overloaded_response};
-use crate::telemetry;
+use crate::response::{error_response, json_response, overloaded_response, unauthorized_response};
+use crate::telemetry::{self, TokenOutcome};
 
 /// Largest token request body accepted.
 const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -60,7 +59,7 @@ async fn issue_token(
     let request = match body {
         Ok(Json(request)) => request,
         Err(rejection) => {
-            telemetry::token_request("invalid_request");
+            telemetry::token_request(TokenOutcome::InvalidRequest);
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -69,30 +68,31 @@ async fn issue_token(
         }
     };
     let stats = handle.stats_handle();
+    let clock = handle.clock();
     let project_id = request.project_id.clone();
     let outcome = handle
         .kdf_pool()
         .run(move || {
             let check = issuer.check(&request.project_id, &request.project_key);
             stats.record_kdf_runs(check.kdf_runs);
-            check
-                .result
-                .ok()
-                .map(|_| (issuer.sign(&request.project_id, unix_now()), issuer.ttl()))
+            check.result.ok().map(|_| {
+                let now = clock.unix_now();
+                (issuer.sign(&request.project_id, now), issuer.ttl())
+            })
         })
         .await;
     match outcome {
         Err(_) => {
-            telemetry::token_request("overloaded");
+            telemetry::token_request(TokenOutcome::Overloaded);
             overloaded_response()
         }
         Ok(None) => {
-            telemetry::token_request("invalid_client");
+            telemetry::token_request(TokenOutcome::InvalidClient);
             tracing::info!(project_id = %project_id, "token request refused: invalid client");
             invalid_client()
         }
         Ok(Some((Ok(token), ttl))) => {
-            telemetry::token_request("issued");
+            telemetry::token_request(TokenOutcome::Issued);
             tracing::info!(project_id = %project_id, "token issued");
             json_response(
                 StatusCode::OK,
@@ -126,16 +126,11 @@ async fn jwks(State(handle): State<AuthHandle>) -> Response {
 
 /// One response for every bad credential, so nothing tells which part was wrong.
 fn invalid_client() -> Response {
-    let mut response = error_response(
-        StatusCode::UNAUTHORIZED,
+    unauthorized_response(
         "invalid_client",
         "unknown project or wrong project key",
-    );
-    response.headers_mut().insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="keygate""#),
-    );
-    response
+        None,
+    )
 }
 
 fn not_configured() -> Response {

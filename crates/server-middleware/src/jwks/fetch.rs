@@ -1,9 +1,7 @@
 //! One JWKS fetch: a bounded HTTP GET, then the usable signature keys of the document.
 
-use auth_core::jwt::VerifyingKey;
-use jsonwebtoken::jwk::Jwk;
+use auth_core::jwt::{JwkSet, JwkSetError, VerifyingKey};
 use reqwest::{Client, Url, redirect};
-use serde::Deserialize;
 
 use super::JwksError;
 use super::settings::JwksSettings;
@@ -140,109 +138,21 @@ fn transport_error(error: reqwest::Error) -> FetchError {
     }
 }
 
-#[derive(Deserialize)]
-struct Document {
-    keys: Vec<serde_json::Value>,
-}
-
 /// The usable keys of a JWKS document; unusable ones are skipped with a warning.
 pub(crate) fn parse(body: &[u8]) -> Result<FetchedKeys, FetchError> {
-    let document: Document = serde_json::from_slice(body).map_err(|_| FetchError::NotJwks)?;
-    let total = document.keys.len();
-    let mut keys = Vec::with_capacity(total);
-    let mut fingerprint = Vec::with_capacity(total);
-    for value in document.keys {
-        let kid = value
-            .get("kid")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("(none)")
-            .to_owned();
-        match usable_key(&value) {
-            Ok(key) => {
-                keys.push(key);
-                fingerprint.push(value.to_string());
-            }
-            Err(reason) => {
-                tracing::warn!(kid = %kid, reason = %reason, "skipping an unusable JWKS key");
-            }
-        }
-    }
-    if keys.is_empty() {
-        return Err(FetchError::NoUsableKeys { total });
-    }
-    fingerprint.sort_unstable();
-    Ok(FetchedKeys { keys, fingerprint })
-}
-
-/// A verification key from one JWK, or why it cannot be one. Symmetric keys are refused by
-/// [`VerifyingKey::from_jwk`]; a key declared for another algorithm (`alg`) is refused here,
-/// since keygate verifies with the algorithm of the key type.
-fn usable_key(value: &serde_json::Value) -> Result<VerifyingKey, String> {
-    let jwk: Jwk = serde_json::from_value(value.clone())
-        .map_err(|_| "not a JWK keygate understands".to_owned())?;
-    let key = VerifyingKey::from_jwk(&jwk).map_err(|e| e.to_string())?;
-    if let Some(declared) = jwk.common.key_algorithm {
-        let declared = declared.to_string();
-        if declared != key.algorithm().as_str() {
-            return Err(format!(
-                "the key is declared for {declared}, but keygate verifies this key type with {}",
-                key.algorithm()
-            ));
-        }
-    }
-    Ok(key)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use auth_core::jwt::{JwtAlgorithm, SigningKey, generate_key_pair};
-    use auth_core::secrecy::ExposeSecret;
-
-    fn jwk(alg: JwtAlgorithm) -> serde_json::Value {
-        let pair = generate_key_pair(alg).unwrap();
-        let signer = SigningKey::from_pem(pair.private_pem.expose_secret()).unwrap();
-        serde_json::to_value(signer.verifying_key().to_jwk().unwrap()).unwrap()
-    }
-
-    #[test]
-    fn unusable_keys_are_skipped_and_usable_ones_kept() {
-        let good = jwk(JwtAlgorithm::Es256);
-        let mut wrong_alg = jwk(JwtAlgorithm::Es256);
-        wrong_alg["alg"] = "ES384".into();
-        let mut encryption = jwk(JwtAlgorithm::EdDsa);
-        encryption["use"] = "enc".into();
-        let symmetric = serde_json::json!({ "kty": "oct", "kid": "hmac", "k": "c2VjcmV0" });
-        let unknown = serde_json::json!({ "kty": "XYZ", "kid": "future" });
-        let body = serde_json::json!({ "keys": [symmetric, good, wrong_alg, encryption, unknown] });
-
-        let fetched = parse(body.to_string().as_bytes()).unwrap();
-        assert_eq!(fetched.keys.len(), 1);
-        assert_eq!(fetched.keys[0].algorithm(), JwtAlgorithm::Es256);
-        assert_eq!(fetched.keys[0].kid(), good["kid"].as_str());
-        assert_eq!(fetched.fingerprint, vec![good.to_string()]);
-    }
-
-    #[test]
-    fn documents_without_usable_keys_are_errors() {
-        assert_eq!(parse(b"not json").unwrap_err(), FetchError::NotJwks);
-        assert_eq!(parse(b"[1, 2]").unwrap_err(), FetchError::NotJwks);
-        assert_eq!(
-            parse(br#"{"keys": []}"#).unwrap_err(),
-            FetchError::NoUsableKeys { total: 0 }
-        );
-        let only_symmetric = br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#;
-        assert_eq!(
-            parse(only_symmetric).unwrap_err(),
-            FetchError::NoUsableKeys { total: 1 }
+    let set = JwkSet::parse(body).map_err(|error| match error {
+        JwkSetError::NoUsableKeys { total } => FetchError::NoUsableKeys { total },
+        _ => FetchError::NotJwks,
+    })?;
+    for skipped in &set.skipped {
+        tracing::warn!(
+            kid = %skipped.kid.escape_debug(),
+            reason = %skipped.reason,
+            "skipping an unusable JWKS key"
         );
     }
-
-    #[test]
-    fn the_fingerprint_ignores_key_order() {
-        let (a, b) = (jwk(JwtAlgorithm::EdDsa), jwk(JwtAlgorithm::EdDsa));
-        let first = parse(serde_json::json!({ "keys": [a, b] }).to_string().as_bytes()).unwrap();
-        let second = parse(serde_json::json!({ "keys": [b, a] }).to_string().as_bytes()).unwrap();
-        assert_eq!(first.fingerprint, second.fingerprint);
-    }
+    Ok(FetchedKeys {
+        keys: set.keys,
+        fingerprint: set.fingerprint,
+    })
 }

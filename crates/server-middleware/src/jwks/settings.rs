@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-/// Fetch schedule and limits of a remote JWKS. The defaults follow SPEC §4.
+/// Fetch schedule and limits of a remote JWKS. The defaults follow reference §4.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JwksSettings {
     /// Time between periodic refreshes (10 min; at least 10 ms). The first fetch happens when

@@ -1,4 +1,4 @@
-//! The bounded pool that runs key derivations off the async reactor (SPEC §10).
+//! The bounded pool that runs key derivations off the async reactor (reference §10).
 //!
 //! At most `workers` jobs run at once, on Tokio's blocking threads; at most `queue` more wait
 //! for a worker. A job that finds the queue full is refused at once ([`KdfError::Full`]), which
@@ -19,13 +19,22 @@ pub struct KdfSettings {
     pub queue: usize,
 }
 
+impl KdfSettings {
+    /// Default of [`KdfSettings::queue`] (`[cache] kdf_queue`).
+    pub const DEFAULT_QUEUE: usize = 1024;
+
+    /// Default of [`KdfSettings::workers`] (`[cache] kdf_workers`): one per core.
+    #[must_use]
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+}
+
 impl Default for KdfSettings {
-    /// One worker per core, and a queue of 64 jobs per worker.
     fn default() -> Self {
-        let workers = std::thread::available_parallelism().map_or(1, usize::from);
         Self {
-            workers,
-            queue: workers.saturating_mul(64),
+            workers: Self::default_workers(),
+            queue: Self::DEFAULT_QUEUE,
         }
     }
 }
@@ -44,7 +53,7 @@ pub enum KdfError {
 
 /// Counters that outlive a pool rebuilt on reload.
 #[derive(Debug, Default)]
-pub(crate) struct PoolCounters {
+pub struct PoolCounters {
     rejected: AtomicU64,
     completed: AtomicU64,
 }
@@ -90,7 +99,9 @@ impl KdfPool {
         Self::with_counters(settings, Arc::default())
     }
 
-    pub(crate) fn with_counters(settings: KdfSettings, counters: Arc<PoolCounters>) -> Self {
+    /// A pool recording into `counters` (shared with the pool it replaces on reload).
+    #[must_use]
+    pub fn with_counters(settings: KdfSettings, counters: Arc<PoolCounters>) -> Self {
         let workers = settings.workers.max(1);
         Self {
             admission: Arc::new(Semaphore::new(workers.saturating_add(settings.queue))),

@@ -1,9 +1,14 @@
-//! The access policy of SPEC §5 as pure functions.
+//! The access policy (reference §5), decided in one place.
 //!
 //! [`plan`] decides, from the route class, the parsed header and what is configured, whether a
 //! request is allowed, denied, or which verifications to attempt in which order. [`decide`] runs
-//! such a plan with a [`Verifier`]. The server runs plans itself (asynchronously, through its
-//! caches); tests and simple embeddings use [`decide`]. Neither does I/O.
+//! such a plan with a [`Verifier`] — asynchronously, so that the server's verifier can consult
+//! its cache, wait for a KDF worker or fetch a key set, while this crate itself needs no runtime.
+//! [`Policy`] holds what a server checks tokens against and runs one step uncached
+//! ([`Policy::check`]); [`Direct`] is the verifier that does only that. Nothing here does I/O.
+
+mod decide;
+mod rules;
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +16,9 @@ use std::sync::Arc;
 use crate::apikey::{ApiKeyError, KeyId};
 use crate::header::{BearerToken, Credentials, MalformedHeader};
 use crate::jwt::{Claims, JwtError, looks_like_jwt};
+
+pub use decide::{Refusal, StepOutcome, Verifier, decide};
+pub use rules::{Checked, Direct, Policy, PolicyError, PolicyParts};
 
 /// Which protection a path falls under.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +68,18 @@ impl ClassMechanisms {
     #[must_use]
     pub fn is_open(&self) -> bool {
         !self.enforce_jwt && !self.jwt && !self.api_keys
+    }
+
+    /// One line for logs and `keygate config check`: what the class accepts.
+    #[must_use]
+    pub fn describe(&self) -> &'static str {
+        match (self.enforce_jwt, self.jwt, self.api_keys) {
+            (true, _, _) => "JWT only (enforced)",
+            (false, true, true) => "JWT, then API keys",
+            (false, true, false) => "JWT",
+            (false, false, true) => "API keys",
+            (false, false, false) => "OPEN: no authentication configured",
+        }
     }
 }
 
@@ -122,14 +142,64 @@ impl Principal {
         }
     }
 
-    /// The mechanism name for the `X-Keygate-Method` header and metrics.
+    /// The kind of credential that let the request in.
+    #[must_use]
+    pub fn kind(&self) -> CredentialKind {
+        match self {
+            Self::Public | Self::Open(_) => CredentialKind::None,
+            Self::Jwt(_) => CredentialKind::Jwt,
+            Self::ApiKey { .. } => CredentialKind::ApiKey,
+            Self::Admin { .. } => CredentialKind::AdminToken,
+        }
+    }
+
+    /// The mechanism name for the `X-Keygate-Method` header: [`CredentialKind::as_str`].
     #[must_use]
     pub fn method(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// A kind of credential, as the `X-Keygate-Method` header, logs and metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialKind {
+    /// None (a public route, an open class, or no credential sent).
+    None,
+    /// A JWT.
+    Jwt,
+    /// An API key of `ingest` or `consumption`.
+    ApiKey,
+    /// The admin credential.
+    AdminToken,
+}
+
+impl CredentialKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 4] = [Self::None, Self::Jwt, Self::ApiKey, Self::AdminToken];
+
+    /// `none`, `jwt`, `api_key` or `admin_token`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Public | Self::Open(_) => "none",
-            Self::Jwt(_) => "jwt",
-            Self::ApiKey { .. } => "api_key",
-            Self::Admin { .. } => "admin_token",
+            Self::None => "none",
+            Self::Jwt => "jwt",
+            Self::ApiKey => "api_key",
+            Self::AdminToken => "admin_token",
+        }
+    }
+
+    /// The kind a request presented on a route of `class` (before it is verified): a bearer
+    /// token on an admin route is an admin token, a JWT-shaped one a JWT, any other an API key.
+    #[must_use]
+    pub fn presented(
+        class: RouteClass,
+        credentials: &Result<Credentials<'_>, MalformedHeader>,
+    ) -> Self {
+        match credentials {
+            Ok(Credentials::Bearer(_)) if class == RouteClass::Admin => Self::AdminToken,
+            Ok(Credentials::Bearer(token)) if looks_like_jwt(token.as_str()) => Self::Jwt,
+            Ok(Credentials::Bearer(_)) => Self::ApiKey,
+            Ok(Credentials::None) | Err(_) => Self::None,
         }
     }
 }
@@ -219,21 +289,29 @@ impl Denial {
     #[must_use]
     pub fn www_authenticate(&self) -> String {
         match self.error_code() {
-            None => format!("Bearer realm=\"{REALM}\""),
-            Some(code) => format!(
-                "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
-                self.message().replace(['"', '\\'], "'")
-            ),
+            None => challenge(None),
+            Some(code) => challenge(Some((code, &self.message()))),
         }
     }
 
-    /// The JSON body: `{"error": "<code>", "message": "<text>"}` (`unauthorized` when no code).
+    /// The `error` member of the JSON body: the RFC 6750 code, `unauthorized` when none.
     #[must_use]
-    pub fn body(&self) -> serde_json::Value {
-        serde_json::json!({
-            "error": self.error_code().unwrap_or("unauthorized"),
-            "message": self.message(),
-        })
+    pub fn body_error(&self) -> &'static str {
+        self.error_code().unwrap_or("unauthorized")
+    }
+}
+
+/// An RFC 6750 §3 `WWW-Authenticate` challenge: `Bearer realm="keygate"`, with the error code
+/// and its description when there is one. Every challenge keygate sends is written here; the
+/// description's quotes and backslashes become `'` so the quoted string stays well-formed.
+#[must_use]
+pub fn challenge(error: Option<(&str, &str)>) -> String {
+    match error {
+        None => format!("Bearer realm=\"{REALM}\""),
+        Some((code, description)) => format!(
+            "Bearer realm=\"{REALM}\", error=\"{code}\", error_description=\"{}\"",
+            description.replace(['"', '\\'], "'")
+        ),
     }
 }
 
@@ -253,7 +331,7 @@ pub enum Plan<'a> {
     },
 }
 
-/// Decides what a request needs (SPEC §5), without verifying anything.
+/// Decides what a request needs (reference §5), without verifying anything.
 #[must_use]
 pub fn plan<'a>(
     class: RouteClass,
@@ -311,51 +389,6 @@ fn plan_admin(credentials: Result<Credentials<'_>, MalformedHeader>, configured:
     }
 }
 
-/// Verifications [`decide`] delegates; the server's implementation adds caching.
-pub trait Verifier {
-    /// Verifies a JWT.
-    ///
-    /// # Errors
-    /// Why the JWT was refused.
-    fn jwt(&self, token: &str) -> Result<Arc<Claims>, JwtError>;
-    /// Verifies an API key of `class`.
-    ///
-    /// # Errors
-    /// Why the key was refused.
-    fn api_key(&self, class: RouteClass, token: &str) -> Result<KeyId, ApiKeyError>;
-    /// Verifies the admin credential; `Ok(None)` for a matching plain-text token.
-    ///
-    /// # Errors
-    /// Why the token was refused.
-    fn admin(&self, token: &str) -> Result<Option<KeyId>, ApiKeyError>;
-}
-
-/// Runs one verification step, turning its outcome into a principal or the reason it failed.
-///
-/// # Errors
-/// The [`InvalidReason`] of the failed step.
-pub fn run_step<V: Verifier + ?Sized>(
-    step: Step,
-    class: RouteClass,
-    token: &str,
-    verifier: &V,
-) -> Result<Principal, InvalidReason> {
-    match step {
-        Step::Jwt => verifier
-            .jwt(token)
-            .map(Principal::Jwt)
-            .map_err(InvalidReason::Jwt),
-        Step::ApiKey => verifier
-            .api_key(class, token)
-            .map(|key_id| Principal::ApiKey { class, key_id })
-            .map_err(InvalidReason::ApiKey),
-        Step::Admin => verifier
-            .admin(token)
-            .map(|key_id| Principal::Admin { key_id })
-            .map_err(InvalidReason::ApiKey),
-    }
-}
-
 /// Combines the failures of every attempted step into one reason: a JWT's own error is the most
 /// useful to a client that sent a JWT, so it wins over the API-key fallback's.
 #[must_use]
@@ -366,30 +399,4 @@ pub fn combine_failures(failures: &[InvalidReason]) -> InvalidReason {
         .or_else(|| failures.last())
         .copied()
         .unwrap_or(InvalidReason::NotAJwt)
-}
-
-/// The whole policy: plan, then verify with `verifier`.
-///
-/// # Errors
-/// The [`Denial`] to send to the client.
-pub fn decide<V: Verifier + ?Sized>(
-    class: RouteClass,
-    credentials: Result<Credentials<'_>, MalformedHeader>,
-    mechanisms: &Mechanisms,
-    verifier: &V,
-) -> Result<Principal, Denial> {
-    match plan(class, credentials, mechanisms) {
-        Plan::Allow(principal) => Ok(principal),
-        Plan::Deny(denial) => Err(denial),
-        Plan::Verify { token, steps } => {
-            let mut failures = Vec::with_capacity(steps.len());
-            for &step in steps {
-                match run_step(step, class, token.as_str(), verifier) {
-                    Ok(principal) => return Ok(principal),
-                    Err(reason) => failures.push(reason),
-                }
-            }
-            Err(Denial::InvalidToken(combine_failures(&failures)))
-        }
-    }
 }

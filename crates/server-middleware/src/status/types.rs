@@ -1,13 +1,7 @@
-//! The gateway's status report: mechanisms per class, key ids, cache and KDF statistics.
-//! Nothing in it is a secret.
+//! The types of the status report (`GET /admin/status`). Nothing in them is a secret.
 
-use auth_core::apikey::{AdminCredential, KeySet};
-use auth_core::policy::ClassMechanisms;
+use auth_cache::pool::PoolSnapshot;
 use serde::Serialize;
-
-use crate::handle::AuthHandle;
-use crate::jwks::Jwks;
-use crate::pool::PoolSnapshot;
 
 /// The report `GET /admin/status` serves.
 #[derive(Debug, Clone, Serialize)]
@@ -168,99 +162,4 @@ pub struct KdfStatus {
     /// Pool load and counters.
     #[serde(flatten)]
     pub pool: PoolSnapshot,
-}
-
-impl Status {
-    /// The status of `handle` now.
-    #[must_use]
-    pub fn of(handle: &AuthHandle) -> Self {
-        let state = handle.state();
-        let stats = handle.stats();
-        let mechanisms = state.mechanisms();
-        let class = |m: ClassMechanisms, keys: &KeySet| ClassStatus {
-            mechanisms: [(m.jwt, "jwt"), (m.api_keys && !m.enforce_jwt, "api_key")]
-                .into_iter()
-                .filter_map(|(on, name)| on.then_some(name))
-                .collect(),
-            enforce_jwt: m.enforce_jwt,
-            open: m.is_open(),
-            key_ids: key_ids(keys),
-        };
-        let admin = match state.admin() {
-            AdminCredential::Plain { source, .. } => AdminStatus {
-                credential: "plain_token",
-                source: Some(source),
-                key_ids: Vec::new(),
-            },
-            AdminCredential::Hashed(keys) => AdminStatus {
-                credential: "api_key",
-                source: None,
-                key_ids: key_ids(keys),
-            },
-            _ => AdminStatus {
-                credential: "none",
-                source: None,
-                key_ids: Vec::new(),
-            },
-        };
-        let settings = state.cache_settings();
-        Self {
-            generation: handle.generation(),
-            ingest: class(
-                mechanisms.ingest,
-                state.keys(auth_core::policy::RouteClass::Ingest),
-            ),
-            consumption: class(
-                mechanisms.consumption,
-                state.keys(auth_core::policy::RouteClass::Consumption),
-            ),
-            admin,
-            jwt: state.jwt().map(|v| JwtStatus {
-                issuer: v.settings().issuer.clone(),
-                audience: v.settings().audience.clone(),
-                leeway_seconds: v.settings().leeway_seconds,
-                keys: v
-                    .keys()
-                    .iter()
-                    .map(|k| JwtKeyStatus {
-                        alg: k.algorithm().as_str(),
-                        kid: k.kid().map(str::to_owned),
-                    })
-                    .collect(),
-                jwks: state.jwks().map(Jwks::status),
-            }),
-            token_issuer: state.issuer().map(|i| IssuerStatus {
-                kid: i.signing_key().kid().to_owned(),
-                alg: i.signing_key().verifying_key().algorithm().as_str(),
-                ttl_seconds: i.ttl().as_secs(),
-                projects: i.project_ids().map(str::to_owned).collect(),
-            }),
-            routes: state
-                .routes()
-                .iter()
-                .map(|rule| RouteStatus {
-                    prefix: rule.prefix().to_owned(),
-                    class: rule.class().as_str(),
-                })
-                .collect(),
-            cache: CacheStatus {
-                entries: stats.cache_entries,
-                max_entries: settings.max_entries,
-                hits: stats.verify.hits,
-                misses: stats.verify.misses,
-                evictions: stats.verify.evictions,
-                jwt_verifications: stats.verify.jwt_verifications,
-                api_key_ttl_seconds: settings.api_key_ttl.as_secs(),
-                failure_ttl_seconds: settings.failure_ttl.as_secs(),
-            },
-            kdf: KdfStatus {
-                runs: stats.verify.kdf_runs,
-                pool: stats.kdf,
-            },
-        }
-    }
-}
-
-fn key_ids(keys: &KeySet) -> Vec<String> {
-    keys.ids().map(|id| id.to_string()).collect()
 }

@@ -1,0 +1,37 @@
+//! The Prometheus exporter: the global recorder and `GET /admin/metrics`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
+
+/// Installs the global Prometheus recorder (once per process) and describes keygate's metrics.
+///
+/// # Errors
+/// [`BuildError`] when a global recorder is already installed.
+pub fn install_prometheus_recorder() -> Result<PrometheusHandle, BuildError> {
+    let handle = PrometheusBuilder::new().install_recorder()?;
+    crate::telemetry::describe_metrics();
+    Ok(handle)
+}
+
+/// `GET /admin/metrics`: the Prometheus text exposition format. Like the admin routes, it needs
+/// an [`AuthLayer`](crate::AuthLayer) over it.
+pub fn metrics_router(metrics: PrometheusHandle) -> Router {
+    Router::new()
+        .route("/admin/metrics", get(render))
+        .with_state(metrics)
+}
+
+async fn render(State(metrics): State<PrometheusHandle>) -> Response {
+    (
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        metrics.render(),
+    )
+        .into_response()
+}

@@ -1,0 +1,140 @@
+//! What serves one installed [`AuthState`]: its cache generation, the verification cache, the
+//! KDF pool and the JWT keys, with a remote key set merged in when one is configured.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use auth_cache::clock::Clock;
+use auth_cache::pool::KdfPool;
+use auth_cache::verify::VerificationCache;
+use auth_core::jwt::JwtVerifier;
+
+#[cfg(feature = "jwks")]
+use crate::jwks::Jwks;
+use crate::state::AuthState;
+
+/// One installed configuration and the runtime pieces that serve it.
+pub(crate) struct Active {
+    pub(crate) state: Arc<AuthState>,
+    pub(crate) generation: u64,
+    pub(crate) cache: Arc<VerificationCache>,
+    pub(crate) pool: KdfPool,
+    /// The state's JWT keys, merged with its remote key set; `None` without JWT.
+    pub(crate) jwt: Option<JwtKeys>,
+    pub(crate) clock: Arc<dyn Clock>,
+}
+
+impl Active {
+    /// `previous`' running key set is kept when `state` fetches the same source, so a reload
+    /// neither forgets the fetched keys nor starts a second refresher.
+    pub(crate) fn new(
+        state: AuthState,
+        generation: u64,
+        cache: Arc<VerificationCache>,
+        pool: KdfPool,
+        clock: Arc<dyn Clock>,
+        previous: Option<&Self>,
+    ) -> Self {
+        let jwt = state.jwt().map(|verifier| {
+            #[cfg(feature = "jwks")]
+            {
+                let running = previous
+                    .and_then(|p| p.jwt.as_ref())
+                    .and_then(JwtKeys::jwks);
+                let jwks = state.jwks().map(|source| match running {
+                    Some(jwks) if jwks.serves(source) => jwks.clone(),
+                    _ => Jwks::from_source(source),
+                });
+                JwtKeys::new(verifier.clone(), jwks)
+            }
+            #[cfg(not(feature = "jwks"))]
+            {
+                let _ = previous;
+                JwtKeys::new(verifier.clone())
+            }
+        });
+        Self {
+            state: Arc::new(state),
+            generation,
+            cache,
+            pool,
+            jwt,
+            clock,
+        }
+    }
+}
+
+/// One configuration's JWT keys. The merged verifier is rebuilt only when the remote set
+/// changes, so a request pays two atomic loads.
+pub(crate) struct JwtKeys {
+    #[cfg(feature = "jwks")]
+    base: JwtVerifier,
+    #[cfg(feature = "jwks")]
+    jwks: Option<Jwks>,
+    merged: ArcSwap<Merged>,
+}
+
+/// A verifier for one version of the remote key set (version 0 without one).
+#[derive(Debug)]
+pub(crate) struct Merged {
+    pub(crate) version: u64,
+    pub(crate) verifier: JwtVerifier,
+}
+
+impl JwtKeys {
+    #[cfg(feature = "jwks")]
+    fn new(base: JwtVerifier, jwks: Option<Jwks>) -> Self {
+        let merged = match &jwks {
+            Some(jwks) => merge(&base, jwks),
+            None => Merged {
+                version: 0,
+                verifier: base.clone(),
+            },
+        };
+        Self {
+            base,
+            jwks,
+            merged: ArcSwap::from_pointee(merged),
+        }
+    }
+
+    #[cfg(not(feature = "jwks"))]
+    fn new(base: JwtVerifier) -> Self {
+        Self {
+            merged: ArcSwap::from_pointee(Merged {
+                version: 0,
+                verifier: base,
+            }),
+        }
+    }
+
+    /// The remote key set, if configured.
+    #[cfg(feature = "jwks")]
+    pub(crate) fn jwks(&self) -> Option<&Jwks> {
+        self.jwks.as_ref()
+    }
+
+    /// The verifier for the current remote key set.
+    pub(crate) fn current(&self) -> Arc<Merged> {
+        let merged = self.merged.load_full();
+        #[cfg(feature = "jwks")]
+        if let Some(jwks) = &self.jwks
+            && jwks.current().version != merged.version
+        {
+            // Racing rebuilds are harmless: a stale store is noticed and redone by the next call.
+            let fresh = Arc::new(merge(&self.base, jwks));
+            self.merged.store(Arc::clone(&fresh));
+            return fresh;
+        }
+        merged
+    }
+}
+
+#[cfg(feature = "jwks")]
+fn merge(base: &JwtVerifier, jwks: &Jwks) -> Merged {
+    let remote = jwks.current();
+    Merged {
+        version: remote.version,
+        verifier: base.with_additional_keys(remote.keys.iter().cloned()),
+    }
+}

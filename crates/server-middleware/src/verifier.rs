@@ -1,0 +1,138 @@
+//! [`CachedVerifier`]: the server's [`Verifier`] for [`auth_core::policy::decide`] — every step
+//! through the verification cache, KDF work on the bounded pool, JWTs against the static keys
+//! merged with the remote key set.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use auth_cache::pool::KdfError;
+use auth_cache::verify::{Lookup, Outcome};
+use auth_core::jwt::JwtError;
+use auth_core::policy::{Checked, InvalidReason, RouteClass, Step, StepOutcome, Verifier};
+
+use crate::runtime::{Active, Merged};
+use crate::telemetry;
+
+/// Verifies steps for one request against one installed configuration.
+pub(crate) struct CachedVerifier<'a> {
+    active: &'a Active,
+}
+
+impl<'a> CachedVerifier<'a> {
+    pub(crate) fn new(active: &'a Active) -> Self {
+        Self { active }
+    }
+
+    /// A JWT step. A token naming a `kid` the remote set lacks triggers a (rate-limited)
+    /// refetch, and when that brings a different set the token is checked once more against it.
+    async fn jwt(&self, class: RouteClass, token: &str) -> Outcome {
+        let Some(keys) = self.active.jwt.as_ref() else {
+            return Err(InvalidReason::Jwt(JwtError::InvalidSignature));
+        };
+        let merged = keys.current();
+        let outcome = self.jwt_with(&merged, class, token).await;
+        #[cfg(feature = "jwks")]
+        if outcome == Err(InvalidReason::Jwt(JwtError::UnknownKeyId))
+            && let Some(jwks) = keys.jwks()
+            && jwks.refetch_for_unknown_kid(merged.version).await
+        {
+            return self.jwt_with(&keys.current(), class, token).await;
+        }
+        outcome
+    }
+
+    /// One JWT check through the cache, keyed by the remote set's version too, so a changed
+    /// set (a kid appearing, a key withdrawn) is never answered from an entry made with the
+    /// previous one.
+    async fn jwt_with(&self, merged: &Merged, class: RouteClass, token: &str) -> Outcome {
+        let active = self.active;
+        let lookup = Lookup::new(active.generation, Step::Jwt, class, token)
+            .with_key_version(merged.version);
+        let compute = || async {
+            let started = Instant::now();
+            let checked = active.state.policy().check(
+                Step::Jwt,
+                class,
+                token,
+                Some(&merged.verifier),
+                active.clock.unix_now(),
+            );
+            telemetry::jwt_verified(started.elapsed());
+            Ok::<_, std::convert::Infallible>(self.record(checked))
+        };
+        match active.cache.get_or_verify(lookup, compute).await {
+            Ok(verified) => {
+                telemetry::cache_lookup(Step::Jwt, verified.from_cache);
+                verified.outcome
+            }
+            Err(never) => match *never {},
+        }
+    }
+
+    /// An API-key or admin step through the cache; PBKDF2 runs on the pool.
+    async fn keyed(&self, step: Step, class: RouteClass, token: &str) -> Result<Outcome, KdfError> {
+        let active = self.active;
+        let lookup = Lookup::new(active.generation, step, class, token);
+        let compute = || self.compute_keyed(step, class, token);
+        let verified = active
+            .cache
+            .get_or_verify(lookup, compute)
+            .await
+            .map_err(|error| *error)?;
+        telemetry::cache_lookup(step, verified.from_cache);
+        Ok(verified.outcome)
+    }
+
+    async fn compute_keyed(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Result<Outcome, KdfError> {
+        let active = self.active;
+        let now = active.clock.unix_now();
+        let policy = active.state.policy();
+        if !policy.needs_kdf(step, class, token) {
+            return Ok(self.record(policy.check(step, class, token, None, now)));
+        }
+        let state = Arc::clone(&active.state);
+        let token = token.to_owned();
+        let (checked, elapsed) = active
+            .pool
+            .run(move || {
+                let started = Instant::now();
+                let checked = state.policy().check(step, class, &token, None, now);
+                (checked, started.elapsed())
+            })
+            .await
+            .inspect_err(|error| telemetry::kdf_refused(*error == KdfError::Full))?;
+        telemetry::kdf_ran(elapsed);
+        Ok(self.record(checked))
+    }
+
+    /// Counts the work a step did and hands on its outcome.
+    fn record(&self, checked: Checked) -> Outcome {
+        let stats = self.active.cache.stats();
+        stats.record_kdf_runs(checked.kdf_runs);
+        if checked.jwt_verified {
+            stats.record_jwt_verification();
+        }
+        checked.outcome
+    }
+}
+
+impl Verifier for CachedVerifier<'_> {
+    type Unavailable = KdfError;
+
+    async fn verify(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Result<StepOutcome, KdfError> {
+        match step {
+            Step::Jwt => Ok(self.jwt(class, token).await),
+            Step::ApiKey | Step::Admin => self.keyed(step, class, token).await,
+        }
+    }
+}
