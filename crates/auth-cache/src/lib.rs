@@ -2,11 +2,15 @@
 //!
 //! - [`verify`]: the verification cache, keyed by SHA-256 of the token.
 //! - [`pool`]: the bounded pool key derivations run on, off the async reactor.
+//! - [`budget`]: failure budgets — what a client may make the server spend on wrong credentials.
+//! - [`client`]: who is charged for that work.
 //! - [`clock`]: the wall clock, in one place.
 //!
 //! The client SDK's token cache (reference §8) lives in `client-sdk` (`client_sdk::cache`), so
 //! that clients compile neither moka nor the server's policy types.
 
+pub mod budget;
+pub mod client;
 pub mod clock;
 pub mod pool;
 pub mod verify;

@@ -73,6 +73,14 @@ pub struct Lookup<'a> {
     pub class: RouteClass,
     /// The token.
     pub token: &'a str,
+    /// What is checked: a policy step, or a token request's project credentials.
+    purpose: Purpose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Step,
+    TokenRequest,
 }
 
 impl<'a> Lookup<'a> {
@@ -85,6 +93,18 @@ impl<'a> Lookup<'a> {
             step,
             class,
             token,
+            purpose: Purpose::Step,
+        }
+    }
+
+    /// A lookup of a token request's credentials: `credentials` names the project and holds
+    /// its key (hashed like a token, never kept). Successes and failures are cached as API-key
+    /// outcomes are.
+    #[must_use]
+    pub fn token_request(generation: u64, credentials: &'a str) -> Self {
+        Self {
+            purpose: Purpose::TokenRequest,
+            ..Self::new(generation, Step::ApiKey, RouteClass::Public, credentials)
         }
     }
 
@@ -103,6 +123,7 @@ impl fmt::Debug for Lookup<'_> {
             .field("key_version", &self.key_version)
             .field("step", &self.step)
             .field("class", &self.class)
+            .field("purpose", &self.purpose)
             .finish_non_exhaustive()
     }
 }
@@ -137,12 +158,14 @@ impl CacheKey {
             step,
             class,
             token,
+            purpose,
         } = *lookup;
         // A JWT verifies the same way on every class; the admin credential is one class.
-        let (step, class) = match step {
-            Step::Jwt => (0, RouteClass::Public),
-            Step::ApiKey => (1, class),
-            Step::Admin => (2, RouteClass::Public),
+        let (step, class) = match (purpose, step) {
+            (Purpose::TokenRequest, _) => (3, RouteClass::Public),
+            (Purpose::Step, Step::Jwt) => (0, RouteClass::Public),
+            (Purpose::Step, Step::ApiKey) => (1, class),
+            (Purpose::Step, Step::Admin) => (2, RouteClass::Public),
         };
         Self {
             generation,

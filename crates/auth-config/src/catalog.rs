@@ -5,7 +5,14 @@
 
 /// Sections of `moose.config.toml` that keygate owns. Other top-level sections belong to Moose
 /// and are ignored.
-pub(crate) const SECTIONS: [&str; 5] = ["authentication", "jwt", "token_issuer", "cache", "server"];
+pub(crate) const SECTIONS: [&str; 6] = [
+    "authentication",
+    "jwt",
+    "token_issuer",
+    "cache",
+    "server",
+    "limits",
+];
 
 /// The plain-text admin token's documented variable (after the prefix); it has no file key.
 pub(crate) const ADMIN_TOKEN_ENV: &str = "ADMIN_TOKEN";
@@ -75,11 +82,17 @@ pub(crate) const SERVER_MAX_CONNECTIONS: Setting = setting("server", "max_connec
 pub(crate) const SERVER_SHUTDOWN_TIMEOUT: Setting = setting("server", "shutdown_timeout_seconds");
 pub(crate) const SERVER_UNDERSCORES_IN_HEADERS: Setting =
     setting("server", "underscores_in_headers");
+pub(crate) const SERVER_TRUSTED_PROXIES: Setting = setting("server", "trusted_proxies");
+pub(crate) const CACHE_KDF_QUEUE_PER_CLIENT: Setting = setting("cache", "kdf_queue_per_client");
+pub(crate) const LIMITS_FAILURE_WINDOW: Setting = setting("limits", "failure_window_seconds");
+pub(crate) const LIMITS_FAILURES_PER_CLIENT: Setting = setting("limits", "failures_per_client");
+pub(crate) const LIMITS_FAILURES_PER_PROJECT: Setting = setting("limits", "failures_per_project");
+pub(crate) const LIMITS_MAX_TRACKED: Setting = setting("limits", "max_tracked");
 pub(crate) const SERVER_MAX_AUTHORIZATION_BYTES: Setting =
     setting("server", "max_authorization_bytes");
 
 /// Every setting, in the order `explain()` lists them.
-pub(crate) const SETTINGS: [Setting; 28] = [
+pub(crate) const SETTINGS: [Setting; 34] = [
     ADMIN_API_KEY,
     INGEST_API_KEYS,
     CONSUMPTION_API_KEYS,
@@ -108,6 +121,12 @@ pub(crate) const SETTINGS: [Setting; 28] = [
     SERVER_SHUTDOWN_TIMEOUT,
     SERVER_UNDERSCORES_IN_HEADERS,
     SERVER_MAX_AUTHORIZATION_BYTES,
+    SERVER_TRUSTED_PROXIES,
+    CACHE_KDF_QUEUE_PER_CLIENT,
+    LIMITS_FAILURE_WINDOW,
+    LIMITS_FAILURES_PER_CLIENT,
+    LIMITS_FAILURES_PER_PROJECT,
+    LIMITS_MAX_TRACKED,
 ];
 
 /// Keys of one `[[token_issuer.projects]]` entry.

@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use auth_cache::budget::BudgetSettings;
 use auth_cache::pool::KdfSettings;
 use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet};
@@ -30,6 +31,8 @@ pub struct Config {
     pub(crate) token_issuer: Option<TokenIssuerSettings>,
     pub(crate) cache: CacheSettings,
     pub(crate) kdf: KdfSettings,
+    pub(crate) client_budget: BudgetSettings,
+    pub(crate) project_budget: BudgetSettings,
     pub(crate) server: ServerSettings,
     pub(crate) file: Option<PathBuf>,
     pub(crate) explained: Vec<Explained>,
@@ -152,10 +155,22 @@ impl Config {
         &self.cache
     }
 
-    /// `[cache]`: the KDF pool (`kdf_workers`, `kdf_queue`).
+    /// `[cache]`: the KDF pool (`kdf_workers`, `kdf_queue`, `kdf_queue_per_client`).
     #[must_use]
     pub fn kdf(&self) -> &KdfSettings {
         &self.kdf
+    }
+
+    /// `[limits]`: the failure budget per client address.
+    #[must_use]
+    pub fn client_budget(&self) -> &BudgetSettings {
+        &self.client_budget
+    }
+
+    /// `[limits]`: the failure budget per project id at the token endpoint.
+    #[must_use]
+    pub fn project_budget(&self) -> &BudgetSettings {
+        &self.project_budget
     }
 
     /// `[server]`.

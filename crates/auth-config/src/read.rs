@@ -32,6 +32,44 @@ impl Layers {
         }
     }
 
+    /// A list of text values: an array of strings, or one comma-separated string (as
+    /// environment variables carry lists). Each entry comes with its origin.
+    pub(crate) fn text_list(
+        &self,
+        setting: Setting,
+    ) -> Result<Option<Vec<Sourced<String>>>, ConfigError> {
+        let Some(found) = self.get(setting) else {
+            return Ok(None);
+        };
+        let path = setting.path();
+        match &found.value {
+            Value::String(_, text) => Ok(Some(
+                text.split(',')
+                    .map(str::trim)
+                    .filter(|entry| !entry.is_empty())
+                    .map(|entry| (entry.to_owned(), found.origin.clone()))
+                    .collect(),
+            )),
+            Value::Array(_, items) => {
+                let mut entries = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    let origin = self.origin(item, &format!("{path}.{index}"));
+                    let Value::String(_, text) = item else {
+                        return Err(wrong_type(path.clone(), origin, "a string", item));
+                    };
+                    entries.push((text.trim().to_owned(), origin));
+                }
+                Ok(Some(entries))
+            }
+            other => Err(wrong_type(
+                path,
+                found.origin.clone(),
+                "a string or an array of strings",
+                other,
+            )),
+        }
+    }
+
     /// A boolean: TOML `true`/`false`, or in text (environment) `true`, `false`, `yes`, `no`,
     /// `on`, `off`, `1`, `0`, in any case.
     pub(crate) fn flag(&self, setting: Setting) -> Result<Option<Sourced<bool>>, ConfigError> {

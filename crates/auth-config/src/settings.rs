@@ -44,6 +44,10 @@ pub struct ServerSettings {
     /// [`auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES`], 1024 to 262144). The verifier of
     /// [`Config::jwt_verifier`](crate::Config::jwt_verifier) already applies it to JWTs.
     pub max_authorization_bytes: usize,
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// (`trusted_proxies`, IP addresses or CIDR networks; default none: the socket peer is the
+    /// client).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl ServerSettings {
@@ -79,6 +83,7 @@ impl Default for ServerSettings {
             shutdown_timeout_seconds: Self::DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
             underscores_in_headers: Self::DEFAULT_UNDERSCORES_IN_HEADERS,
             max_authorization_bytes: DEFAULT_MAX_AUTHORIZATION_BYTES,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -683,3 +683,41 @@ fn jwt_secret_certificate_of_a_small_rsa_key() {
     );
     assert_names(&err, "jwt.secret", &file_origin(&dir, 4));
 }
+
+#[test]
+fn a_trusted_proxy_that_is_not_an_address_or_network_names_its_line() {
+    let (dir, err) = fail(
+        Some("[server]\ntrusted_proxies = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\",\n]\n"),
+        &[],
+    );
+    assert_names(&err, "server.trusted_proxies", &file_origin(&dir, 4));
+    assert!(err.to_string().contains("CIDR network"), "{err}");
+    let (_, err) = fail(
+        None,
+        &[("MOOSE_SERVER__TRUSTED_PROXIES", "10.0.0.1, proxy.internal")],
+    );
+    assert_names(
+        &err,
+        "server.trusted_proxies",
+        "env MOOSE_SERVER__TRUSTED_PROXIES",
+    );
+}
+
+#[test]
+fn limits_out_of_range_are_refused() {
+    for (key, value) in [
+        ("failure_window_seconds", "0"),
+        ("failures_per_client", "0"),
+        ("failures_per_project", "2000000"),
+        ("max_tracked", "10"),
+    ] {
+        let (dir, err) = fail(Some(&format!("[limits]\n{key} = {value}\n")), &[]);
+        assert_names(&err, &format!("limits.{key}"), &file_origin(&dir, 2));
+    }
+    let (dir, err) = fail(Some("[limits]\nfailures_per_clent = 3\n"), &[]);
+    assert!(
+        err.to_string()
+            .ends_with("did you mean limits.failures_per_client?"),
+        "{err} {dir:?}"
+    );
+}

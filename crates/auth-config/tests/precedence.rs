@@ -120,6 +120,15 @@ fn generic_names_reach_every_section() {
         ("MOOSE_CACHE__MAX_ENTRIES", "50"),
         ("MOOSE_CACHE__KDF_WORKERS", "3"),
         ("MOOSE_CACHE__KDF_QUEUE", "7"),
+        ("MOOSE_CACHE__KDF_QUEUE_PER_CLIENT", "2"),
+        ("MOOSE_LIMITS__FAILURE_WINDOW_SECONDS", "90"),
+        ("MOOSE_LIMITS__FAILURES_PER_CLIENT", "4"),
+        ("MOOSE_LIMITS__FAILURES_PER_PROJECT", "6"),
+        ("MOOSE_LIMITS__MAX_TRACKED", "5000"),
+        (
+            "MOOSE_SERVER__TRUSTED_PROXIES",
+            "10.0.0.0/8, 192.168.1.7, ::1",
+        ),
         ("MOOSE_SERVER__LISTEN", "0.0.0.0:8080"),
         ("MOOSE_SERVER__UPSTREAM", "http://127.0.0.1:9000"),
         ("MOOSE_SERVER__REQUEST_HEAD_TIMEOUT_SECONDS", "11"),
@@ -174,6 +183,20 @@ fn generic_names_reach_every_section() {
     assert_eq!(config.server().listen.to_string(), "0.0.0.0:8080");
     assert_eq!(config.server().max_authorization_bytes, 20_000);
     assert_eq!(verifier.settings().max_token_bytes, 20_000);
+    assert_eq!(config.kdf().queue_per_client, 2);
+    let (client, project) = (config.client_budget(), config.project_budget());
+    assert_eq!(
+        (client.window.as_secs(), client.failures, client.max_tracked),
+        (90, 4, 5000)
+    );
+    assert_eq!((project.window.as_secs(), project.failures), (90, 6));
+    let proxies: Vec<String> = config
+        .server()
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
     assert_eq!(
         config.server().upstream.as_deref(),
         Some("http://127.0.0.1:9000")

@@ -117,8 +117,14 @@ fn bench(c: &mut Criterion) {
         let mut headers = HeaderMap::new();
         headers.insert(AUTHORIZATION, header.clone());
         group.bench_function(format!("{credential_name}/cached"), |b| {
-            b.to_async(&runtime)
-                .iter(|| async { assert!(cached.authorize("/api/report", &headers).await.is_ok()) })
+            b.to_async(&runtime).iter(|| async {
+                assert!(
+                    cached
+                        .authorize("/api/report", &headers, None)
+                        .await
+                        .is_ok()
+                )
+            })
         });
     }
     group.finish();

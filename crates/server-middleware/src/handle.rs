@@ -6,6 +6,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
+use std::net::IpAddr;
+
+use auth_cache::client::ClientId;
 use auth_cache::clock::{Clock, SystemClock};
 use auth_cache::pool::{KdfPool, PoolCounters, PoolSnapshot};
 use auth_cache::verify::{StatsSnapshot, VerificationCache, VerifyStats};
@@ -20,6 +23,7 @@ use crate::jwks::Jwks;
 use crate::response::Rejection;
 use crate::runtime::Active;
 use crate::state::{AuthState, AuthStateBuilder, StateError};
+use crate::status::types::BudgetStats;
 use crate::telemetry::{self, Logged, Outcome};
 use crate::verifier::CachedVerifier;
 
@@ -302,14 +306,19 @@ impl AuthHandle {
     ///
     /// # Errors
     /// [`Rejection`] describing the response to send.
-    pub async fn authorize(&self, path: &str, headers: &HeaderMap) -> Result<Principal, Rejection> {
+    pub async fn authorize(
+        &self,
+        path: &str,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+    ) -> Result<Principal, Rejection> {
         let active = self.shared.active.load_full();
         let class = active
             .state
             .routes()
             .classify(path)
             .map_err(Rejection::InvalidPath)?;
-        decide_for(&active, class, headers).await
+        decide_for(&active, class, headers, client).await
     }
 
     /// Applies the policy of `class` to a request's headers, whatever its path: what
@@ -321,9 +330,41 @@ impl AuthHandle {
         &self,
         class: RouteClass,
         headers: &HeaderMap,
+        client: Option<IpAddr>,
     ) -> Result<Principal, Rejection> {
         let active = self.shared.active.load_full();
-        decide_for(&active, class, headers).await
+        decide_for(&active, class, headers, client).await
+    }
+
+    /// The client of `request` by the current configuration's trusted proxies, from its
+    /// `ConnectInfo` peer; `None` when the server runs without connect info (then no failure
+    /// budget applies).
+    #[must_use]
+    pub fn client_of<B>(&self, request: &http::Request<B>) -> Option<IpAddr> {
+        self.shared
+            .active
+            .load()
+            .state
+            .trusted_proxies()
+            .client_of(request)
+    }
+
+    /// The failure budgets' counters, for status output.
+    #[must_use]
+    pub fn budget_stats(&self) -> BudgetStats {
+        let active = self.shared.active.load();
+        BudgetStats {
+            clients: active.budgets.clients.snapshot(),
+            projects: active.budgets.projects.snapshot(),
+        }
+    }
+
+    #[cfg_attr(
+        not(feature = "issuer"),
+        allow(dead_code, reason = "the token issuer reads the installed configuration")
+    )]
+    pub(crate) fn active(&self) -> Arc<Active> {
+        self.shared.active.load_full()
     }
 
     /// Cache, verification and KDF statistics, read without locks.
@@ -344,6 +385,7 @@ async fn decide_for(
     active: &Active,
     class: RouteClass,
     headers: &HeaderMap,
+    client: Option<IpAddr>,
 ) -> Result<Principal, Rejection> {
     if class == RouteClass::Public {
         return Ok(Principal::Public);
@@ -354,7 +396,7 @@ async fn decide_for(
     );
     let presented = CredentialKind::presented(class, &credentials);
     let span = telemetry::auth_span(class);
-    let verifier = CachedVerifier::new(active);
+    let verifier = CachedVerifier::new(active, client.map(ClientId::of));
     let result = decide(class, credentials, active.state.mechanisms(), &verifier)
         .instrument(span.clone())
         .await
@@ -384,6 +426,15 @@ async fn decide_for(
             let reason = denial.message();
             let logged = Logged::Refused { reason: &reason };
             telemetry::record(&span, class, presented, outcome, &logged);
+        }
+        Err(Rejection::TooManyRequests { .. }) => {
+            telemetry::record(
+                &span,
+                class,
+                presented,
+                Outcome::OverBudget,
+                &Logged::OverBudget,
+            );
         }
         Err(_) => telemetry::record(&span, class, presented, Outcome::Overloaded, &Logged::Shed),
     }

@@ -113,16 +113,19 @@ where
         let AuthLayer { handle, classify } = self.layer.clone();
         ResponseFuture {
             inner: Box::pin(async move {
+                let client = handle.client_of(&request);
                 let decided = match classify {
                     Classify::Fixed(class) => {
-                        handle.authorize_class(class, request.headers()).await
+                        handle
+                            .authorize_class(class, request.headers(), client)
+                            .await
                     }
                     Classify::ByPathPrefix => {
                         let path = match request.extensions().get::<OriginalUri>() {
                             Some(original) => original.path(),
                             None => request.uri().path(),
                         };
-                        handle.authorize(path, request.headers()).await
+                        handle.authorize(path, request.headers(), client).await
                     }
                 };
                 match decided {

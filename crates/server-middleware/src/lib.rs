@@ -48,6 +48,7 @@
 #[cfg(feature = "admin")]
 mod admin;
 mod canonical;
+mod client;
 mod extract;
 mod handle;
 #[cfg(feature = "issuer")]
@@ -64,6 +65,7 @@ mod status;
 pub mod telemetry;
 mod verifier;
 
+pub use auth_cache::budget::{BudgetSettings, BudgetSnapshot};
 pub use auth_cache::pool::{KdfError, KdfPool, KdfSettings, PoolSnapshot};
 pub use auth_cache::verify::CacheSettings;
 pub use auth_core;
@@ -72,10 +74,11 @@ pub use auth_core::policy::{Principal, RouteClass};
 #[cfg(feature = "admin")]
 pub use admin::admin_router;
 pub use canonical::{CanonicalFuture, CanonicalRequest, CanonicalRequestLayer};
+pub use client::TrustedProxies;
 pub use extract::{Authenticated, Claims, ExtractError};
 pub use handle::{AuthHandle, BoxError, HandleBuilder, HandleStats, ReloadError};
 #[cfg(feature = "issuer")]
-pub use issuer::{DEFAULT_TOKEN_TTL, Project, TokenIssuer, token_issuer_router};
+pub use issuer::{DEFAULT_TOKEN_TTL, IssuerError, Project, TokenIssuer, token_issuer_router};
 #[cfg(feature = "jwks")]
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings, JwksSource};
 pub use layer::{Auth, AuthLayer, ResponseFuture};
@@ -83,12 +86,12 @@ pub use layer::{Auth, AuthLayer, ResponseFuture};
 pub use prometheus::{install_prometheus_recorder, metrics_router};
 pub use response::{
     RETRY_AFTER_SECONDS, Rejection, denial_response, error_response, invalid_path_response,
-    overloaded_response, unauthorized_response,
+    overloaded_response, too_many_requests_response, unauthorized_response,
 };
-pub use state::{AuthState, AuthStateBuilder, StateError};
+pub use state::{AuthState, AuthStateBuilder, Budgets, StateError};
 pub use status::{
-    AdminStatus, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus, JwtKeyStatus,
-    JwtStatus, KdfStatus, RouteStatus, Status,
+    AdminStatus, BudgetStats, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus,
+    JwtKeyStatus, JwtStatus, KdfStatus, RouteStatus, Status,
 };
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

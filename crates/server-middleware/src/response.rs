@@ -2,13 +2,13 @@
 //! one has the JSON body of [`error_response`], and every challenge comes from
 //! [`auth_core::policy::challenge`].
 
+use auth_cache::budget::OverBudget;
+use auth_cache::pool::KdfError;
 use auth_core::path::PathError;
 use auth_core::policy::{Denial, Refusal, challenge};
 use bytes::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
-
-use auth_cache::pool::KdfError;
 
 /// Seconds a shed request is told to wait before retrying.
 pub const RETRY_AFTER_SECONDS: u64 = 1;
@@ -21,14 +21,45 @@ pub enum Rejection {
     Denied(Denial),
     /// Verifying it needs the KDF pool, which is full (or failing): 503 with `Retry-After`.
     Overloaded,
+    /// The client has spent its failure budget, or holds its share of the KDF pool: 429 with
+    /// `Retry-After` (RFC 6585), at no KDF cost.
+    TooManyRequests {
+        /// Seconds to wait.
+        retry_after: u64,
+    },
     /// Its path cannot be judged safely (see [`auth_core::path`]): 400 `invalid_request`.
     InvalidPath(PathError),
 }
 
-impl From<Refusal<KdfError>> for Rejection {
-    fn from(refusal: Refusal<KdfError>) -> Self {
+/// Why a verification could not be made now (the verifier's `Unavailable`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// The KDF pool refused the job.
+    Pool(KdfError),
+    /// The client is over its failure budget.
+    OverBudget(OverBudget),
+}
+
+impl From<Unavailable> for Rejection {
+    fn from(unavailable: Unavailable) -> Self {
+        match unavailable {
+            Unavailable::OverBudget(over) => Self::TooManyRequests {
+                retry_after: over.retry_after,
+            },
+            Unavailable::Pool(KdfError::ClientShareFull) => Self::TooManyRequests {
+                retry_after: RETRY_AFTER_SECONDS,
+            },
+            Unavailable::Pool(_) => Self::Overloaded,
+        }
+    }
+}
+
+impl From<Refusal<Unavailable>> for Rejection {
+    fn from(refusal: Refusal<Unavailable>) -> Self {
         match refusal {
             Refusal::Denied(denial) => Self::Denied(denial),
+            Refusal::Unavailable(unavailable) => unavailable.into(),
+            // `Refusal` is non-exhaustive; refuse what it may grow as "try later".
             _ => Self::Overloaded,
         }
     }
@@ -43,6 +74,7 @@ impl Rejection {
                 StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
             Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidPath(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -54,6 +86,7 @@ impl Rejection {
         match self {
             Self::Denied(denial) => denial_response(denial),
             Self::Overloaded => overloaded_response(),
+            Self::TooManyRequests { retry_after } => too_many_requests_response(*retry_after),
             Self::InvalidPath(error) => invalid_path_response(*error),
         }
     }
@@ -106,6 +139,20 @@ pub fn overloaded_response<B: From<Bytes>>() -> Response<B> {
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
+    response
+}
+
+/// 429 `too_many_requests` with `Retry-After` (RFC 6585 §4).
+#[must_use]
+pub fn too_many_requests_response<B: From<Bytes>>(retry_after: u64) -> Response<B> {
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "too many failed credentials from this client; retry later",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
     response
 }
 

@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use auth_cache::budget::FailureBudget;
+use auth_cache::client::ClientId;
 use auth_cache::clock::Clock;
 use auth_cache::pool::KdfPool;
 use auth_cache::verify::VerificationCache;
@@ -22,6 +24,40 @@ pub(crate) struct Active {
     /// The state's JWT keys, merged with its remote key set; `None` without JWT.
     pub(crate) jwt: Option<JwtKeys>,
     pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) budgets: Arc<RunningBudgets>,
+}
+
+/// The failure counts of the state's budgets; they outlive a reload that keeps the settings.
+pub(crate) struct RunningBudgets {
+    pub(crate) clients: FailureBudget<ClientId>,
+    /// Keyed by a keyed hash of the presented project id, never the id itself.
+    pub(crate) projects: FailureBudget<u64>,
+    pub(crate) project_hasher: std::collections::hash_map::RandomState,
+}
+
+impl RunningBudgets {
+    pub(crate) fn new(budgets: &crate::state::Budgets) -> Self {
+        Self {
+            clients: FailureBudget::new(budgets.per_client),
+            projects: FailureBudget::new(budgets.per_project),
+            project_hasher: std::collections::hash_map::RandomState::new(),
+        }
+    }
+
+    /// Whether these counters were made for `budgets`.
+    pub(crate) fn serve(&self, budgets: &crate::state::Budgets) -> bool {
+        *self.clients.settings() == budgets.per_client
+            && *self.projects.settings() == budgets.per_project
+    }
+
+    /// The budget key of a presented project id.
+    #[cfg_attr(
+        not(feature = "issuer"),
+        allow(dead_code, reason = "only the token issuer has projects")
+    )]
+    pub(crate) fn project_key(&self, project_id: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.project_hasher, project_id)
+    }
 }
 
 impl Active {
@@ -35,6 +71,12 @@ impl Active {
         clock: Arc<dyn Clock>,
         previous: Option<&Self>,
     ) -> Self {
+        let budgets = match previous {
+            Some(previous) if previous.budgets.serve(state.budgets()) => {
+                Arc::clone(&previous.budgets)
+            }
+            _ => Arc::new(RunningBudgets::new(state.budgets())),
+        };
         let jwt = state.jwt().map(|verifier| {
             #[cfg(feature = "jwks")]
             {
@@ -60,6 +102,7 @@ impl Active {
             pool,
             jwt,
             clock,
+            budgets,
         }
     }
 }

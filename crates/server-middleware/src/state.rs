@@ -2,6 +2,7 @@
 //! runs — swapped whole on reload. The runtime that serves it (caches, KDF pool, JWKS fetchers)
 //! is the [`AuthHandle`](crate::AuthHandle)'s.
 
+use auth_cache::budget::BudgetSettings;
 use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet, StoredKey, StoredKeyError};
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
@@ -9,6 +10,7 @@ use auth_core::jwt::{JwtSettings, JwtVerifier, KeyError, VerifyingKey};
 use auth_core::policy::{Mechanisms, Policy, PolicyError, PolicyParts, RouteClass};
 use auth_core::routes::RouteRules;
 
+use crate::client::TrustedProxies;
 #[cfg(feature = "issuer")]
 use crate::issuer::TokenIssuer;
 #[cfg(feature = "jwks")]
@@ -28,6 +30,27 @@ pub struct AuthState {
     cache: CacheSettings,
     kdf: KdfSettings,
     max_authorization_bytes: usize,
+    trusted_proxies: TrustedProxies,
+    budgets: Budgets,
+}
+
+/// The failure budgets of a server (`[limits]`): per client address, and per project id at
+/// the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budgets {
+    /// Failures that cost a key derivation, per client.
+    pub per_client: BudgetSettings,
+    /// Failed token requests per presented project id.
+    pub per_project: BudgetSettings,
+}
+
+impl Default for Budgets {
+    fn default() -> Self {
+        Self {
+            per_client: BudgetSettings::per_client(),
+            per_project: BudgetSettings::per_project(),
+        }
+    }
 }
 
 /// A configuration that cannot be served. Messages name the setting, never a secret.
@@ -99,6 +122,8 @@ pub struct AuthStateBuilder {
     cache: CacheSettings,
     kdf: KdfSettings,
     max_authorization_bytes: Option<usize>,
+    trusted_proxies: TrustedProxies,
+    budgets: Budgets,
 }
 
 impl AuthState {
@@ -181,6 +206,18 @@ impl AuthState {
     #[must_use]
     pub fn open_classes(&self) -> Vec<RouteClass> {
         self.policy.open_classes()
+    }
+
+    /// The proxies whose forwarding headers name the client.
+    #[must_use]
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
+    }
+
+    /// The failure budgets.
+    #[must_use]
+    pub fn budgets(&self) -> &Budgets {
+        &self.budgets
     }
 }
 
@@ -356,6 +393,21 @@ impl AuthStateBuilder {
         self
     }
 
+    /// The proxies whose `Forwarded` / `X-Forwarded-For` headers are believed
+    /// (`[server] trusted_proxies`; default none: the socket peer is the client).
+    #[must_use]
+    pub fn trusted_proxies(mut self, proxies: TrustedProxies) -> Self {
+        self.trusted_proxies = proxies;
+        self
+    }
+
+    /// The failure budgets (`[limits]`).
+    #[must_use]
+    pub fn budgets(mut self, budgets: Budgets) -> Self {
+        self.budgets = budgets;
+        self
+    }
+
     /// Checks the configuration and builds the state.
     ///
     /// The token issuer's public key is added to the trusted JWT keys here, and only here, so
@@ -403,6 +455,8 @@ impl AuthStateBuilder {
             cache: self.cache,
             kdf: self.kdf,
             max_authorization_bytes,
+            trusted_proxies: self.trusted_proxies,
+            budgets: self.budgets,
         })
     }
 }

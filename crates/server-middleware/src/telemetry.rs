@@ -11,19 +11,20 @@ use auth_core::policy::{CredentialKind, RouteClass, Step};
 use metrics::{Key, Label};
 
 /// Counter: authentication decisions, labelled `class`, `method` and `outcome`
-/// (`allowed`, `no_credentials`, `invalid_request`, `invalid_token`, `overloaded`).
+/// (`allowed`, `no_credentials`, `invalid_request`, `invalid_token`, `over_budget`,
+/// `overloaded`).
 pub const DECISIONS_TOTAL: &str = "keygate_auth_decisions_total";
 /// Counter: verification-cache lookups, labelled `step` (`jwt`, `api_key`, `admin`) and
 /// `result` (`hit`, `miss`).
 pub const CACHE_LOOKUPS_TOTAL: &str = "keygate_auth_cache_lookups_total";
 /// Histogram: seconds one KDF job took on the pool.
 pub const KDF_DURATION_SECONDS: &str = "keygate_kdf_duration_seconds";
-/// Counter: KDF jobs refused, labelled `reason` (`full`, `failed`).
+/// Counter: KDF jobs refused, labelled `reason` (`full`, `client_share`, `failed`).
 pub const KDF_REFUSED_TOTAL: &str = "keygate_kdf_refused_total";
 /// Histogram: seconds one JWT verification took.
 pub const JWT_DURATION_SECONDS: &str = "keygate_jwt_verify_duration_seconds";
 /// Counter: token endpoint requests, labelled `outcome` (`issued`, `invalid_client`,
-/// `invalid_request`, `overloaded`).
+/// `invalid_request`, `over_budget`, `overloaded`).
 pub const TOKENS_ISSUED_TOTAL: &str = "keygate_token_requests_total";
 /// Counter: remote JWKS fetches, labelled `trigger` (`periodic`, `unknown_kid`, `manual`) and
 /// `outcome` (`ok`, `failed`).
@@ -128,6 +129,7 @@ label_enum! {
         NoCredentials => "no_credentials",
         InvalidRequest => "invalid_request",
         InvalidToken => "invalid_token",
+        OverBudget => "over_budget",
         Overloaded => "overloaded",
     }
 }
@@ -143,6 +145,7 @@ label_enum! {
         Issued => "issued",
         InvalidClient => "invalid_client",
         InvalidRequest => "invalid_request",
+        OverBudget => "over_budget",
         Overloaded => "overloaded",
     }
 }
@@ -228,9 +231,13 @@ pub(crate) fn kdf_ran(elapsed: Duration) {
     metrics::histogram!(KDF_DURATION_SECONDS).record(elapsed.as_secs_f64());
 }
 
-/// Counts a KDF job the pool refused: `full` when its queue was full, `failed` otherwise.
-pub(crate) fn kdf_refused(full: bool) {
-    let reason = if full { "full" } else { "failed" };
+/// Counts a KDF job the pool refused, by reason (`full`, `client_share`, `failed`).
+pub(crate) fn kdf_refused(error: auth_cache::pool::KdfError) {
+    let reason = match error {
+        auth_cache::pool::KdfError::Full => "full",
+        auth_cache::pool::KdfError::ClientShareFull => "client_share",
+        _ => "failed",
+    };
     metrics::counter!(KDF_REFUSED_TOTAL, "reason" => reason).increment(1);
 }
 
@@ -253,6 +260,26 @@ pub(crate) fn token_request(outcome: TokenOutcome) {
 pub(crate) fn jwks_fetch(trigger: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "failed" };
     metrics::counter!(JWKS_FETCHES_TOTAL, "trigger" => trigger, "outcome" => outcome).increment(1);
+}
+
+/// Longest client-supplied text a log line carries.
+const UNTRUSTED_CHARS: usize = 64;
+
+/// Client-supplied text as a log line may carry it: control characters, quotes and backslashes
+/// escaped, at most [`UNTRUSTED_CHARS`] characters, then the length of what was cut. Every string
+/// a client chose (a JWT subject, a project id, a key id from a remote set) goes through here.
+#[must_use]
+pub fn untrusted(text: &str) -> String {
+    let mut shown: String = text
+        .chars()
+        .take(UNTRUSTED_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    let total = text.chars().count();
+    if total > UNTRUSTED_CHARS {
+        shown.push_str(&format!("… ({total} characters)"));
+    }
+    shown
 }
 
 /// The span every protected request's authentication runs in. Fields are filled in by
@@ -279,6 +306,8 @@ pub(crate) enum Logged<'a> {
     Refused { reason: &'a str },
     /// Shed: the KDF queue is full.
     Shed,
+    /// Refused at no cost: the client is over its failure budget or holds its pool share.
+    OverBudget,
 }
 
 /// Records a decision in the span, the log and the metrics.
@@ -300,7 +329,8 @@ pub(crate) fn record(
             if let Some(key_id) = key_id {
                 span.record("key_id", tracing::field::display(key_id));
             }
-            span.record("subject", *subject);
+            // Displayed, not debug-formatted: escaped once, by `untrusted`.
+            span.record("subject", tracing::field::display(untrusted(subject)));
             tracing::debug!(parent: span, "request authenticated");
         }
         Logged::Refused { reason } => {
@@ -309,12 +339,30 @@ pub(crate) fn record(
         Logged::Shed => {
             tracing::warn!(parent: span, "request shed: the key-derivation queue is full");
         }
+        Logged::OverBudget => {
+            tracing::info!(parent: span, "request refused: the client is over its failure budget");
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn untrusted_text_is_escaped_and_bounded() {
+        assert_eq!(untrusted("alice"), "alice");
+        assert_eq!(
+            untrusted("a\nforged: line\u{1b}[31m"),
+            "a\\nforged: line\\u{1b}[31m"
+        );
+        let long = untrusted(&"x".repeat(16 * 1024));
+        assert!(
+            long.starts_with(&"x".repeat(64)) && long.ends_with("(16384 characters)"),
+            "{long}"
+        );
+        assert!(long.len() < 100);
+    }
 
     #[test]
     fn every_label_combination_has_its_own_key() {
@@ -325,6 +373,7 @@ mod tests {
         let last = &DECISION_KEYS[DECISION_KEYS.len() - 1];
         let labels: Vec<_> = last.labels().map(|l| l.value().to_owned()).collect();
         assert_eq!(labels, ["admin", "admin_token", "overloaded"]);
+        assert!(Outcome::ALL.contains(&Outcome::OverBudget));
         let lookup = &LOOKUP_KEYS[StepLabel::Admin.index() * 2 + 1];
         let labels: Vec<_> = lookup.labels().map(|l| l.value().to_owned()).collect();
         assert_eq!(labels, ["admin", "miss"]);

@@ -1,26 +1,29 @@
 //! [`CachedVerifier`]: the server's [`Verifier`] for [`auth_core::policy::decide`] — every step
-//! through the verification cache, KDF work on the bounded pool, JWTs against the static keys
-//! merged with the remote key set.
+//! through the verification cache, KDF work on the bounded fair pool (charged to the client,
+//! and refused at no cost once the client's failure budget is spent), JWTs against the static
+//! keys merged with the remote key set.
 
 use std::sync::Arc;
 use std::time::Instant;
 
-use auth_cache::pool::KdfError;
+use auth_cache::client::ClientId;
 use auth_cache::verify::{Lookup, Outcome};
 use auth_core::jwt::JwtError;
 use auth_core::policy::{Checked, InvalidReason, RouteClass, Step, StepOutcome, Verifier};
 
+use crate::response::Unavailable;
 use crate::runtime::{Active, Merged};
 use crate::telemetry;
 
-/// Verifies steps for one request against one installed configuration.
+/// Verifies steps for one request, from `client`, against one installed configuration.
 pub(crate) struct CachedVerifier<'a> {
     active: &'a Active,
+    client: Option<ClientId>,
 }
 
 impl<'a> CachedVerifier<'a> {
-    pub(crate) fn new(active: &'a Active) -> Self {
-        Self { active }
+    pub(crate) fn new(active: &'a Active, client: Option<ClientId>) -> Self {
+        Self { active, client }
     }
 
     /// A JWT step. A token naming a `kid` the remote set lacks triggers a (rate-limited)
@@ -70,7 +73,12 @@ impl<'a> CachedVerifier<'a> {
     }
 
     /// An API-key or admin step through the cache; PBKDF2 runs on the pool.
-    async fn keyed(&self, step: Step, class: RouteClass, token: &str) -> Result<Outcome, KdfError> {
+    async fn keyed(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Result<Outcome, Unavailable> {
         let active = self.active;
         let lookup = Lookup::new(active.generation, step, class, token);
         let compute = || self.compute_keyed(step, class, token);
@@ -88,25 +96,36 @@ impl<'a> CachedVerifier<'a> {
         step: Step,
         class: RouteClass,
         token: &str,
-    ) -> Result<Outcome, KdfError> {
+    ) -> Result<Outcome, Unavailable> {
         let active = self.active;
         let now = active.clock.unix_now();
         let policy = active.state.policy();
         if !policy.needs_kdf(step, class, token) {
             return Ok(self.record(policy.check(step, class, token, None, now)));
         }
+        let budget = &active.budgets.clients;
+        if let Some(client) = &self.client {
+            budget.check(client).map_err(Unavailable::OverBudget)?;
+        }
         let state = Arc::clone(&active.state);
         let token = token.to_owned();
         let (checked, elapsed) = active
             .pool
-            .run(move || {
+            .run(self.client, move || {
                 let started = Instant::now();
                 let checked = state.policy().check(step, class, &token, None, now);
                 (checked, started.elapsed())
             })
             .await
-            .inspect_err(|error| telemetry::kdf_refused(*error == KdfError::Full))?;
+            .inspect_err(|error| telemetry::kdf_refused(*error))
+            .map_err(Unavailable::Pool)?;
         telemetry::kdf_ran(elapsed);
+        if checked.outcome.is_err()
+            && checked.kdf_runs > 0
+            && let Some(client) = self.client
+        {
+            budget.record_failure(client);
+        }
         Ok(self.record(checked))
     }
 
@@ -122,14 +141,14 @@ impl<'a> CachedVerifier<'a> {
 }
 
 impl Verifier for CachedVerifier<'_> {
-    type Unavailable = KdfError;
+    type Unavailable = Unavailable;
 
     async fn verify(
         &self,
         step: Step,
         class: RouteClass,
         token: &str,
-    ) -> Result<StepOutcome, KdfError> {
+    ) -> Result<StepOutcome, Unavailable> {
         match step {
             Step::Jwt => Ok(self.jwt(class, token).await),
             Step::ApiKey | Step::Admin => self.keyed(step, class, token).await,

@@ -21,6 +21,7 @@ async fn a_full_queue_sheds_new_keys_and_serves_cached_ones() {
             .kdf(KdfSettings {
                 workers: 1,
                 queue: 0,
+                ..KdfSettings::default()
             })
             .build()
             .unwrap(),
@@ -37,7 +38,7 @@ async fn a_full_queue_sheds_new_keys_and_serves_cached_ones() {
     let (release, gate) = mpsc::channel::<()>();
     let pool = handle.kdf_pool();
     let blocker = tokio::spawn(async move {
-        pool.run(move || gate.recv_timeout(Duration::from_secs(30)))
+        pool.run(None, move || gate.recv_timeout(Duration::from_secs(30)))
             .await
     });
     for _ in 0..500 {

@@ -93,6 +93,14 @@ async fn captured_logs_contain_no_token_and_no_secret() {
         }
     }
     send_get(&app, "/ingest/x", Some("Bearer secret-in-malformed header")).await;
+    // A subject that tries to forge a log line and colour the terminal.
+    let hostile = jwt_keys().token("evil\nFORGED keygate_auth outcome=allowed\u{1b}[2J", 600);
+    assert_eq!(
+        send_get(&app, "/api/headers", Some(&bearer(&hostile)))
+            .await
+            .status,
+        200
+    );
     let issued = send(
         &app,
         Request::post("/auth/token")
@@ -153,6 +161,13 @@ async fn captured_logs_contain_no_token_and_no_secret() {
             "missing {expected:?} in logs:\n{logs}"
         );
     }
+    // ... client-chosen text only escaped ...
+    assert!(
+        logs.contains("evil\\nFORGED"),
+        "the subject is logged, escaped"
+    );
+    assert!(!logs.contains("\nFORGED"), "a forged log line");
+    assert!(!logs.contains('\u{1b}'), "a raw escape character");
     // ... and none of the secrets.
     let secrets = [
         ingest.token.as_str(),

@@ -3,8 +3,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use std::net::IpAddr;
+
+use auth_cache::budget::BudgetSettings;
 use auth_cache::pool::KdfSettings;
 use auth_cache::verify::CacheSettings;
+use ipnet::IpNet;
 
 use auth_core::apikey::KeySet;
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
@@ -13,12 +17,14 @@ use auth_core::secrecy::SecretString;
 
 use super::Read;
 use crate::catalog::{
-    ADMIN_API_KEY, CACHE_API_KEY_TTL, CACHE_FAILURE_TTL, CACHE_KDF_QUEUE, CACHE_KDF_WORKERS,
-    CACHE_MAX_ENTRIES, CONSUMPTION_API_KEYS, INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS,
-    ISSUER_TTL, JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER,
-    JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET, SERVER_CLIENT_BODY_TIMEOUT, SERVER_KEEP_ALIVE_TIMEOUT,
-    SERVER_LISTEN, SERVER_MAX_AUTHORIZATION_BYTES, SERVER_MAX_CONNECTIONS,
-    SERVER_REQUEST_HEAD_TIMEOUT, SERVER_SHUTDOWN_TIMEOUT, SERVER_UNDERSCORES_IN_HEADERS,
+    ADMIN_API_KEY, CACHE_API_KEY_TTL, CACHE_FAILURE_TTL, CACHE_KDF_QUEUE,
+    CACHE_KDF_QUEUE_PER_CLIENT, CACHE_KDF_WORKERS, CACHE_MAX_ENTRIES, CONSUMPTION_API_KEYS,
+    INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS, ISSUER_TTL, JWT_AUDIENCE,
+    JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER, JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET,
+    LIMITS_FAILURE_WINDOW, LIMITS_FAILURES_PER_CLIENT, LIMITS_FAILURES_PER_PROJECT,
+    LIMITS_MAX_TRACKED, SERVER_CLIENT_BODY_TIMEOUT, SERVER_KEEP_ALIVE_TIMEOUT, SERVER_LISTEN,
+    SERVER_MAX_AUTHORIZATION_BYTES, SERVER_MAX_CONNECTIONS, SERVER_REQUEST_HEAD_TIMEOUT,
+    SERVER_SHUTDOWN_TIMEOUT, SERVER_TRUSTED_PROXIES, SERVER_UNDERSCORES_IN_HEADERS,
     SERVER_UPSTREAM, SERVER_UPSTREAM_TIMEOUT, Setting,
 };
 use crate::explain::{NOT_SET, REDACTED, describe_keys};
@@ -56,6 +62,7 @@ impl Builder<'_> {
             )?,
             projects: self.projects()?,
             cache: self.cache()?,
+            limits: self.limits()?,
             server: self.server()?,
         })
     }
@@ -295,6 +302,12 @@ impl Builder<'_> {
                 1..=1_000_000,
                 "1 to 1000000",
             )?),
+            queue_per_client: size(self.number(
+                CACHE_KDF_QUEUE_PER_CLIENT,
+                KdfSettings::DEFAULT_QUEUE_PER_CLIENT as u64,
+                1..=1_000_000,
+                "1 to 1000000",
+            )?),
         };
         Ok((cache, kdf))
     }
@@ -365,6 +378,67 @@ impl Builder<'_> {
                 1024..=262_144,
                 "1024 to 262144",
             )?),
+            trusted_proxies: self.networks(SERVER_TRUSTED_PROXIES)?,
         })
+    }
+
+    /// A list of IP addresses and CIDR networks (an address is a /32 or /128 network).
+    fn networks(&mut self, setting: Setting) -> Result<Vec<IpNet>, ConfigError> {
+        let Some(entries) = self.layers.text_list(setting)? else {
+            self.explain_unset(setting);
+            return Ok(Vec::new());
+        };
+        let mut networks = Vec::with_capacity(entries.len());
+        let mut origin = Origin::Default;
+        for (text, entry_origin) in entries {
+            let network = text
+                .parse::<IpNet>()
+                .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::InvalidValue {
+                    setting: setting.path(),
+                    origin: entry_origin.clone(),
+                    problem: "each entry must be an IP address or a CIDR network, e.g. 10.0.0.0/8",
+                })?;
+            networks.push(network.trunc());
+            origin = entry_origin;
+        }
+        let shown: Vec<String> = networks.iter().map(ToString::to_string).collect();
+        self.explain(setting.path(), shown.join(", "), origin);
+        Ok(networks)
+    }
+
+    /// `[limits]`: the failure budgets, per client address and per project id.
+    fn limits(&mut self) -> Result<(BudgetSettings, BudgetSettings), ConfigError> {
+        let window = Duration::from_secs(self.number(
+            LIMITS_FAILURE_WINDOW,
+            BudgetSettings::DEFAULT_WINDOW.as_secs(),
+            1..=86_400,
+            "1 to 86400",
+        )?);
+        let failures = |n: u64| u32::try_from(n).unwrap_or(u32::MAX);
+        let per_client = failures(self.number(
+            LIMITS_FAILURES_PER_CLIENT,
+            u64::from(BudgetSettings::DEFAULT_FAILURES_PER_CLIENT),
+            1..=1_000_000,
+            "1 to 1000000",
+        )?);
+        let per_project = failures(self.number(
+            LIMITS_FAILURES_PER_PROJECT,
+            u64::from(BudgetSettings::DEFAULT_FAILURES_PER_PROJECT),
+            1..=1_000_000,
+            "1 to 1000000",
+        )?);
+        let max_tracked = self.number(
+            LIMITS_MAX_TRACKED,
+            BudgetSettings::DEFAULT_MAX_TRACKED,
+            1000..=10_000_000,
+            "1000 to 10000000",
+        )?;
+        let budget = |failures| BudgetSettings {
+            window,
+            failures,
+            max_tracked,
+        };
+        Ok((budget(per_client), budget(per_project)))
     }
 }

@@ -1,6 +1,7 @@
 //! From merged layers to a validated [`Config`]: conversions, cross-checks, `explain()` lines
 //! and warnings.
 
+use auth_cache::budget::BudgetSettings;
 use auth_cache::pool::KdfSettings;
 use auth_cache::verify::CacheSettings;
 use auth_core::apikey::KeySet;
@@ -64,6 +65,8 @@ pub(crate) fn build(layers: &Layers) -> Result<Config, ConfigError> {
         token_issuer,
         cache: read.cache.0,
         kdf: read.cache.1,
+        client_budget: read.limits.0,
+        project_budget: read.limits.1,
         server: read.server,
         file: layers.file().map(|f| f.path.clone()),
         explained: builder.explained,
@@ -88,6 +91,7 @@ struct Read {
     ttl: u64,
     projects: Option<Sourced<Vec<RawProject>>>,
     cache: (CacheSettings, KdfSettings),
+    limits: (BudgetSettings, BudgetSettings),
     server: ServerSettings,
 }
 

@@ -1,6 +1,8 @@
 //! Several stored hashes for one purpose, so keys can be rotated (reference §2.3).
 
-use super::{ApiKeyError, ApiKeyFormat, KeyId, StoredKey, StoredKind, moose, token_format};
+use super::{
+    ApiKeyError, ApiKeyFormat, GenerateError, KeyId, StoredKey, StoredKind, moose, token_format,
+};
 
 /// Every stored hash configured for one use; any one matching authenticates.
 #[derive(Debug, Clone, Default)]
@@ -45,6 +47,46 @@ impl KeySet {
     #[must_use]
     pub fn keys(&self) -> &[StoredKey] {
         &self.keys
+    }
+
+    /// Random stored hashes that cost a token of either format as much KDF work as the
+    /// costliest of `sets` would, and match no token: one `moose` hash if any set has `moose`
+    /// keys (a `moose` token costs one run however many there are), and as many `phc` hashes
+    /// as the set with the most, at the highest iteration count among them (a `phc` token costs
+    /// one run per `phc` key). Checking an unknown project's key against it takes as long as
+    /// checking a known one's.
+    ///
+    /// # Errors
+    /// [`GenerateError::Random`] when the OS random source fails.
+    pub fn decoy_like<'a>(
+        sets: impl IntoIterator<Item = &'a KeySet>,
+    ) -> Result<KeySet, GenerateError> {
+        let (mut any_moose, mut phc_keys, mut phc_iterations) = (false, 0, 0);
+        for set in sets {
+            let phc: Vec<&StoredKey> = set
+                .keys
+                .iter()
+                .filter(|key| key.format() == ApiKeyFormat::Phc)
+                .collect();
+            any_moose |= phc.len() < set.keys.len();
+            phc_keys = phc_keys.max(phc.len());
+            phc_iterations = phc
+                .iter()
+                .map(|key| key.iterations())
+                .fold(phc_iterations, u32::max);
+        }
+        let mut stored = Vec::new();
+        if any_moose {
+            stored.push(moose::decoy()?);
+        }
+        for _ in 0..phc_keys {
+            stored.push(super::phc::decoy(phc_iterations)?);
+        }
+        let keys = stored
+            .iter()
+            .filter_map(|text| StoredKey::parse(text).ok())
+            .collect();
+        Ok(Self { keys })
     }
 
     /// The ids of the configured keys, for status output.
@@ -172,5 +214,41 @@ mod tests {
             KeySet::new().verify("x").result,
             Err(ApiKeyError::NotConfigured)
         );
+    }
+
+    #[test]
+    fn a_decoy_costs_what_the_costliest_set_costs_and_matches_nothing() {
+        let moose = generate_moose().unwrap();
+        let (phc_a, phc_b) = (generate_phc(1000).unwrap(), generate_phc(2000).unwrap());
+        let parse = |s: &str| StoredKey::parse(s).unwrap();
+        let moose_only = KeySet::from(vec![parse(&moose.stored)]);
+        let two_phc = KeySet::from(vec![parse(&phc_a.stored), parse(&phc_b.stored)]);
+        let decoy = KeySet::decoy_like([&moose_only, &two_phc]).unwrap();
+        assert_eq!(decoy.keys().len(), 3);
+        let phc_iterations: Vec<u32> = decoy
+            .keys()
+            .iter()
+            .filter(|k| k.format() == ApiKeyFormat::Phc)
+            .map(StoredKey::iterations)
+            .collect();
+        assert_eq!(phc_iterations, [2000, 2000]);
+        // A wrong key (what a guesser holds) costs the same against the decoy as against the
+        // known set of its format.
+        let (wrong_moose, wrong_phc) = (generate_moose().unwrap(), generate_phc(1000).unwrap());
+        for (token, known) in [
+            (wrong_moose.bearer_token.expose_secret(), &moose_only),
+            (wrong_phc.bearer_token.expose_secret(), &two_phc),
+        ] {
+            let (real, fake) = (known.verify(token), decoy.verify(token));
+            assert_eq!(fake.kdf_runs, real.kdf_runs, "the same work for {token:.8}");
+            assert_eq!(real.result, Err(ApiKeyError::NoMatch));
+            assert_eq!(fake.result, Err(ApiKeyError::NoMatch));
+        }
+        assert_eq!(
+            decoy.verify(phc_a.bearer_token.expose_secret()).result,
+            Err(ApiKeyError::NoMatch),
+            "not even a configured project's key matches it"
+        );
+        assert!(KeySet::decoy_like([]).unwrap().is_empty());
     }
 }

@@ -44,6 +44,11 @@ pub(super) fn derive(token_hex: &str, salt_hex: &str) -> [u8; HASH_LEN] {
     out
 }
 
+/// A stored hash of random bytes: checking a token against it costs what a real one does.
+pub(super) fn decoy() -> Result<String, GenerateError> {
+    Ok(hex::encode(super::random_bytes::<HASH_LEN>()?))
+}
+
 pub(super) fn generate() -> Result<GeneratedKey, GenerateError> {
     let token_hex = hex::encode(super::random_bytes::<16>()?);
     let salt_hex = hex::encode(super::random_bytes::<16>()?);

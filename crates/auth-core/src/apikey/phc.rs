@@ -152,6 +152,20 @@ pub(super) fn check_token(token: &str) -> Result<(), ApiKeyError> {
     }
 }
 
+/// A stored hash of random bytes at `iterations`: checking a token against it costs what a real
+/// one does, and it matches no token.
+pub(super) fn decoy(iterations: u32) -> Result<String, GenerateError> {
+    if !PHC_ITERATIONS.contains(&iterations) {
+        return Err(GenerateError::Iterations(iterations));
+    }
+    Ok(PhcHash {
+        iterations,
+        salt: super::random_bytes::<SALT_BYTES>()?.to_vec(),
+        hash: super::random_bytes::<HASH_BYTES>()?.to_vec(),
+    }
+    .encode())
+}
+
 pub(super) fn generate(iterations: u32) -> Result<GeneratedKey, GenerateError> {
     if !PHC_ITERATIONS.contains(&iterations) {
         return Err(GenerateError::Iterations(iterations));

@@ -7,7 +7,7 @@ use auth_config::Config;
 use auth_core::jwt::JwtSettings;
 use auth_core::policy::RouteClass;
 use auth_core::secrecy::SecretString;
-use server_middleware::{AuthState, Project, TokenIssuer};
+use server_middleware::{AuthState, Budgets, Project, TokenIssuer, TrustedProxies};
 
 /// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence). This is
 /// the one place configuration becomes a server: `serve`, its reloads and `config check` use it.
@@ -49,6 +49,11 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
     }
     let state = builder
         .max_authorization_bytes(max_authorization_bytes)
+        .trusted_proxies(TrustedProxies::new(config.server().trusted_proxies.clone()))
+        .budgets(Budgets {
+            per_client: *config.client_budget(),
+            per_project: *config.project_budget(),
+        })
         .token_issuer(issuer)
         .cache(*config.cache())
         .kdf(*config.kdf())

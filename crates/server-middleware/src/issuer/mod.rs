@@ -32,7 +32,21 @@ pub struct TokenIssuer {
     jwks: serde_json::Value,
     ttl: Duration,
     projects: Vec<Project>,
+    /// What an unknown project id's key is checked against: as costly as a known one.
+    decoys: KeySet,
     claims: Option<JwtSettings>,
+}
+
+/// Why a token issuer cannot be set up.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IssuerError {
+    /// The signing key's public half cannot be published as a JWK.
+    #[error("the token issuer's key: {0}")]
+    Key(#[from] KeyError),
+    /// The OS random source failed while making the decoy hashes.
+    #[error("the OS random source failed: {0}")]
+    Random(String),
 }
 
 impl fmt::Debug for TokenIssuer {
@@ -50,15 +64,19 @@ impl TokenIssuer {
     /// An issuer signing with `signing_key` for `projects`, with [`DEFAULT_TOKEN_TTL`].
     ///
     /// # Errors
-    /// [`KeyError`] if the key's public half cannot be published as a JWK.
-    pub fn new(signing_key: SigningKey, projects: Vec<Project>) -> Result<Self, KeyError> {
+    /// [`IssuerError`] if the key's public half cannot be published as a JWK, or the random
+    /// source fails.
+    pub fn new(signing_key: SigningKey, projects: Vec<Project>) -> Result<Self, IssuerError> {
         let jwk = signing_key.verifying_key().to_jwk()?;
         let jwk = serde_json::to_value(jwk).map_err(|_| KeyError::Invalid)?;
+        let decoys = KeySet::decoy_like(projects.iter().map(|p| &p.keys))
+            .map_err(|error| IssuerError::Random(error.to_string()))?;
         Ok(Self {
             signing_key,
             jwks: serde_json::json!({ "keys": [jwk] }),
             ttl: DEFAULT_TOKEN_TTL,
             projects,
+            decoys,
             claims: None,
         })
     }
@@ -108,23 +126,25 @@ impl TokenIssuer {
         &self.jwks
     }
 
-    /// Checks a project id and key. An unknown id costs the same KDF work as a known one (the
-    /// key is checked against the first project's hashes and the result discarded), so neither
-    /// the answer nor its timing tells which part was wrong.
+    /// Checks a project id and key. An unknown id's key is checked against decoy hashes that
+    /// cost as much as the costliest project's of the key's format ([`KeySet::decoy_like`]), so
+    /// neither the answer, nor its timing, nor the KDF counter tells which part was wrong.
     pub(crate) fn check(&self, project_id: &str, project_key: &str) -> KeyCheck {
-        match self.projects.iter().find(|p| p.id == project_id) {
+        match self.project(project_id) {
             Some(project) => project.keys.verify(project_key),
             None => {
-                let decoy = self
-                    .projects
-                    .first()
-                    .map_or(0, |p| p.keys.verify(project_key).kdf_runs);
+                let decoy = self.decoys.verify(project_key);
                 KeyCheck {
                     result: Err(auth_core::apikey::ApiKeyError::NoMatch),
-                    kdf_runs: decoy,
+                    kdf_runs: decoy.kdf_runs,
                 }
             }
         }
+    }
+
+    /// The configured project named `project_id`.
+    pub(crate) fn project(&self, project_id: &str) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id == project_id)
     }
 
     /// Signs a token for `project_id` at `now` (Unix seconds).

@@ -2,17 +2,27 @@
 
 use std::fmt;
 
+use auth_cache::client::ClientId;
+use auth_cache::pool::KdfError;
+use auth_cache::verify::Lookup;
+use auth_core::policy::{InvalidReason, Principal, RouteClass};
 use axum::Router;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{DefaultBodyLimit, Json, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Json, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use http::StatusCode;
 use http::header::HeaderValue;
 use serde::Deserialize;
 
+use sha2::{Digest, Sha256};
+
+use super::TokenIssuer;
 use crate::handle::AuthHandle;
-use crate::response::{error_response, json_response, overloaded_response, unauthorized_response};
+use crate::response::{
+    Rejection, Unavailable, error_response, json_response, too_many_requests_response,
+    unauthorized_response,
+};
 use crate::telemetry::{self, TokenOutcome};
 
 /// Largest token request body accepted.
@@ -48,18 +58,23 @@ impl fmt::Debug for TokenRequest {
     }
 }
 
-async fn issue_token(
-    State(handle): State<AuthHandle>,
-    body: Result<Json<TokenRequest>, JsonRejection>,
-) -> Response {
-    let state = handle.state();
-    let Some(issuer) = state.issuer().cloned() else {
+async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Response {
+    let client = handle.client_of(&request).map(ClientId::of);
+    let active = handle.active();
+    let Some(issuer) = active.state.issuer().cloned() else {
         return not_configured();
     };
-    let request = match body {
-        Ok(Json(request)) => request,
+    let body = match Json::<TokenRequest>::from_request(request, &()).await {
+        Ok(Json(body)) => body,
         Err(rejection) => {
             telemetry::token_request(TokenOutcome::InvalidRequest);
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                return error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the request body is larger than 16 KiB",
+                );
+            }
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -67,39 +82,69 @@ async fn issue_token(
             );
         }
     };
-    let stats = handle.stats_handle();
-    let clock = handle.clock();
-    let project_id = request.project_id.clone();
-    let outcome = handle
-        .kdf_pool()
-        .run(move || {
-            let check = issuer.check(&request.project_id, &request.project_key);
-            stats.record_kdf_runs(check.kdf_runs);
-            check.result.ok().map(|_| {
-                let now = clock.unix_now();
-                (issuer.sign(&request.project_id, now), issuer.ttl())
-            })
-        })
-        .await;
-    match outcome {
-        Err(_) => {
+    let shown = shown_project(&issuer, &body.project_id);
+    let budgets = &active.budgets;
+    let project = budgets.project_key(&body.project_id);
+    let over = client
+        .map(|client| budgets.clients.check(&client))
+        .transpose()
+        .and_then(|_| budgets.projects.check(&project));
+    if let Err(over) = over {
+        telemetry::token_request(TokenOutcome::OverBudget);
+        tracing::info!(project = %shown, "token request refused: over the failure budget");
+        return too_many_requests_response(over.retry_after);
+    }
+    // The check is cached by a digest of both fields, like a verification: a replayed wrong key
+    // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`.
+    let credentials = format!("{}\u{0}{}", body.project_id, body.project_key);
+    let lookup = Lookup::token_request(active.generation, &credentials);
+    let compute = || async {
+        let stats = handle.stats_handle();
+        let job_issuer = issuer.clone();
+        let (id, key) = (body.project_id.clone(), body.project_key.clone());
+        let check = active
+            .pool
+            .run(client, move || job_issuer.check(&id, &key))
+            .await?;
+        stats.record_kdf_runs(check.kdf_runs);
+        if check.result.is_err() && check.kdf_runs > 0 {
+            if let Some(client) = client {
+                budgets.clients.record_failure(client);
+            }
+            budgets.projects.record_failure(project);
+        }
+        Ok::<_, KdfError>(
+            check
+                .result
+                .map(|key_id| Principal::ApiKey {
+                    class: RouteClass::Public,
+                    key_id,
+                })
+                .map_err(InvalidReason::ApiKey),
+        )
+    };
+    let verified = match active.cache.get_or_verify(lookup, compute).await {
+        Ok(verified) => verified,
+        Err(error) => {
             telemetry::token_request(TokenOutcome::Overloaded);
-            overloaded_response()
+            return Rejection::from(Unavailable::Pool(*error)).to_response();
         }
-        Ok(None) => {
-            telemetry::token_request(TokenOutcome::InvalidClient);
-            tracing::info!(project_id = %project_id, "token request refused: invalid client");
-            invalid_client()
-        }
-        Ok(Some((Ok(token), ttl))) => {
+    };
+    if verified.outcome.is_err() {
+        telemetry::token_request(TokenOutcome::InvalidClient);
+        tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
+        return invalid_client();
+    }
+    match issuer.sign(&body.project_id, active.clock.unix_now()) {
+        Ok(token) => {
             telemetry::token_request(TokenOutcome::Issued);
-            tracing::info!(project_id = %project_id, "token issued");
+            tracing::info!(project = %shown, "token issued");
             json_response(
                 StatusCode::OK,
-                &serde_json::json!({ "token": token, "expiresIn": ttl.as_secs() }),
+                &serde_json::json!({ "token": token, "expiresIn": issuer.ttl().as_secs() }),
             )
         }
-        Ok(Some((Err(error), _))) => {
+        Err(error) => {
             tracing::error!(%error, "the token issuer failed to sign a token");
             error_response(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -108,6 +153,20 @@ async fn issue_token(
             )
         }
     }
+}
+
+/// How logs name a presented project id: a configured one as configured (escaped), an unknown
+/// one never as given — it may be a misplaced key, a forged log line, or 16 KiB of noise — but
+/// by a short hash, so repeated attempts can still be told apart.
+fn shown_project(issuer: &TokenIssuer, project_id: &str) -> String {
+    if issuer.project(project_id).is_some() {
+        return telemetry::untrusted(project_id);
+    }
+    let digest = Sha256::digest(project_id.as_bytes());
+    format!(
+        "unknown (sha256 {})",
+        hex::encode(digest.get(..4).unwrap_or_default())
+    )
 }
 
 async fn jwks(State(handle): State<AuthHandle>) -> Response {
@@ -151,7 +210,7 @@ fn malformed_body_message(rejection: &JsonRejection) -> &'static str {
         JsonRejection::JsonDataError(_) => {
             "the request body must be {\"projectId\": string, \"projectKey\": string}"
         }
-        JsonRejection::BytesRejection(_) => "the request body could not be read (at most 16 KiB)",
+        JsonRejection::BytesRejection(_) => "the request body could not be read",
         _ => "the request body is malformed",
     }
 }

@@ -146,7 +146,7 @@ pub(crate) fn parse(body: &[u8]) -> Result<FetchedKeys, FetchError> {
     })?;
     for skipped in &set.skipped {
         tracing::warn!(
-            kid = %skipped.kid.escape_debug(),
+            kid = %crate::telemetry::untrusted(&skipped.kid),
             reason = %skipped.reason,
             "skipping an unusable JWKS key"
         );

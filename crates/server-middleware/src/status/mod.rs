@@ -8,8 +8,8 @@ use auth_core::policy::{ClassMechanisms, RouteClass};
 
 use crate::handle::AuthHandle;
 pub use types::{
-    AdminStatus, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus, JwtKeyStatus,
-    JwtStatus, KdfStatus, RouteStatus, Status,
+    AdminStatus, BudgetStats, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus,
+    JwtKeyStatus, JwtStatus, KdfStatus, RouteStatus, Status,
 };
 
 impl Status {
@@ -88,6 +88,13 @@ impl Status {
                 runs: stats.verify.kdf_runs,
                 pool: stats.kdf,
             },
+            budgets: handle.budget_stats(),
+            trusted_proxies: state
+                .trusted_proxies()
+                .networks()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! The types of the status report (`GET /admin/status`). Nothing in them is a secret.
 
+use auth_cache::budget::BudgetSnapshot;
 use auth_cache::pool::PoolSnapshot;
 use serde::Serialize;
 
@@ -24,6 +25,10 @@ pub struct Status {
     pub cache: CacheStatus,
     /// KDF pool.
     pub kdf: KdfStatus,
+    /// Failure budgets (`[limits]`).
+    pub budgets: BudgetStats,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 /// One protected class.
@@ -162,4 +167,13 @@ pub struct KdfStatus {
     /// Pool load and counters.
     #[serde(flatten)]
     pub pool: PoolSnapshot,
+}
+
+/// The failure budgets now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct BudgetStats {
+    /// Per client address.
+    pub clients: BudgetSnapshot,
+    /// Per project id at the token endpoint.
+    pub projects: BudgetSnapshot,
 }
