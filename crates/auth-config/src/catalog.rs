@@ -83,6 +83,18 @@ pub(crate) const SERVER_SHUTDOWN_TIMEOUT: Setting = setting("server", "shutdown_
 pub(crate) const SERVER_UNDERSCORES_IN_HEADERS: Setting =
     setting("server", "underscores_in_headers");
 pub(crate) const SERVER_TRUSTED_PROXIES: Setting = setting("server", "trusted_proxies");
+pub(crate) const SERVER_ROUTES: Setting = setting("server", "routes");
+pub(crate) const SERVER_CORS_ALLOWED_ORIGINS: Setting = setting("server", "cors_allowed_origins");
+pub(crate) const SERVER_CORS_ALLOWED_METHODS: Setting = setting("server", "cors_allowed_methods");
+pub(crate) const SERVER_CORS_ALLOWED_HEADERS: Setting = setting("server", "cors_allowed_headers");
+pub(crate) const SERVER_CORS_MAX_AGE: Setting = setting("server", "cors_max_age_seconds");
+pub(crate) const SERVER_CORS_ALLOW_CREDENTIALS: Setting =
+    setting("server", "cors_allow_credentials");
+pub(crate) const SERVER_FORWARD_AUTH: Setting = setting("server", "forward_auth");
+pub(crate) const SERVER_CLAIM_HEADERS: Setting = setting("server", "claim_headers");
+pub(crate) const SERVER_FORWARD_JWT: Setting = setting("server", "forward_jwt");
+pub(crate) const ISSUER_PREVIOUS_PUBLIC_KEYS: Setting =
+    setting("token_issuer", "previous_public_keys");
 pub(crate) const CACHE_KDF_QUEUE_PER_CLIENT: Setting = setting("cache", "kdf_queue_per_client");
 pub(crate) const LIMITS_FAILURE_WINDOW: Setting = setting("limits", "failure_window_seconds");
 pub(crate) const LIMITS_FAILURES_PER_CLIENT: Setting = setting("limits", "failures_per_client");
@@ -92,7 +104,7 @@ pub(crate) const SERVER_MAX_AUTHORIZATION_BYTES: Setting =
     setting("server", "max_authorization_bytes");
 
 /// Every setting, in the order `explain()` lists them.
-pub(crate) const SETTINGS: [Setting; 34] = [
+pub(crate) const SETTINGS: [Setting; 44] = [
     ADMIN_API_KEY,
     INGEST_API_KEYS,
     CONSUMPTION_API_KEYS,
@@ -122,6 +134,16 @@ pub(crate) const SETTINGS: [Setting; 34] = [
     SERVER_UNDERSCORES_IN_HEADERS,
     SERVER_MAX_AUTHORIZATION_BYTES,
     SERVER_TRUSTED_PROXIES,
+    SERVER_ROUTES,
+    SERVER_CORS_ALLOWED_ORIGINS,
+    SERVER_CORS_ALLOWED_METHODS,
+    SERVER_CORS_ALLOWED_HEADERS,
+    SERVER_CORS_MAX_AGE,
+    SERVER_CORS_ALLOW_CREDENTIALS,
+    SERVER_FORWARD_AUTH,
+    SERVER_CLAIM_HEADERS,
+    SERVER_FORWARD_JWT,
+    ISSUER_PREVIOUS_PUBLIC_KEYS,
     CACHE_KDF_QUEUE_PER_CLIENT,
     LIMITS_FAILURE_WINDOW,
     LIMITS_FAILURES_PER_CLIENT,
@@ -131,6 +153,12 @@ pub(crate) const SETTINGS: [Setting; 34] = [
 
 /// Keys of one `[[token_issuer.projects]]` entry.
 pub(crate) const PROJECT_KEYS: [&str; 2] = ["id", "key_hash"];
+
+/// Keys of one `[[server.routes]]` entry.
+pub(crate) const ROUTE_KEYS: [&str; 2] = ["prefix", "class"];
+
+/// Settings whose environment value is TOML (a list of tables, or a table), not text.
+pub(crate) const TOML_VALUED: [Setting; 3] = [ISSUER_PROJECTS, SERVER_ROUTES, SERVER_CLAIM_HEADERS];
 
 impl Setting {
     /// The dotted name used in errors and `explain()`, e.g. `jwt.secret`.
@@ -219,16 +247,19 @@ pub(crate) fn unknown_setting(
     }
 }
 
-/// The error for an unknown key in entry `index` of `[[token_issuer.projects]]`.
-pub(crate) fn unknown_project_key(
+/// The error for an unknown key in entry `index` of the list of tables `list` (whose entries
+/// may hold `keys`).
+pub(crate) fn unknown_entry_key(
+    list: Setting,
+    keys: &[&'static str],
     index: usize,
     key: &str,
     origin: crate::Origin,
 ) -> crate::ConfigError {
     crate::ConfigError::UnknownSetting {
-        setting: format!("{}[{index}].{}", ISSUER_PROJECTS.path(), key.escape_debug()),
+        setting: format!("{}[{index}].{}", list.path(), key.escape_debug()),
         origin,
-        hint: closest(key, PROJECT_KEYS.into_iter()).map(|k| format!("did you mean {k}?")),
+        hint: closest(key, keys.iter().copied()).map(|k| format!("did you mean {k}?")),
     }
 }
 

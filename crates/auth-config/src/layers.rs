@@ -9,7 +9,7 @@ use figment::value::{Dict, Map, Tag, Value};
 use figment::{Figment, Metadata, Profile, Provider, Source};
 use toml::de::DeValue;
 
-use crate::catalog::{self, EnvName, ISSUER_PROJECTS, Setting, classify_env};
+use crate::catalog::{self, EnvName, Setting, classify_env};
 use crate::file::{ConfigFile, to_figment};
 use crate::{ConfigError, LoadOptions, Origin};
 
@@ -165,7 +165,7 @@ impl EnvLayers {
 
 /// An environment value as figment value: text, except the project list, which is TOML.
 fn env_value(setting: Setting, value: String, origin: &Origin) -> Result<Value, ConfigError> {
-    if setting != ISSUER_PROJECTS {
+    if !catalog::TOML_VALUED.contains(&setting) {
         return Ok(Value::from(value));
     }
     let parsed = DeValue::parse(&value).map_err(|e| ConfigError::Syntax {

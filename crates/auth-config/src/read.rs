@@ -6,12 +6,22 @@ use std::ops::RangeInclusive;
 use auth_core::apikey::{KeySet, StoredKey};
 use figment::value::{Num, Value};
 
-use crate::catalog::{self, ISSUER_PROJECTS, PROJECT_KEYS, Setting};
+use crate::catalog::{self, ISSUER_PROJECTS, PROJECT_KEYS, ROUTE_KEYS, SERVER_ROUTES, Setting};
 use crate::layers::Layers;
 use crate::{ConfigError, Origin};
 
 /// A value with its origin.
 pub(crate) type Sourced<T> = (T, Origin);
+
+/// The entries of a table of text values: key, then the value with its origin.
+pub(crate) type TextTable = Vec<(String, Sourced<String>)>;
+
+/// One `[[server.routes]]` entry, as written.
+pub(crate) struct RawRoute {
+    pub(crate) index: usize,
+    pub(crate) prefix: Sourced<String>,
+    pub(crate) class: Sourced<String>,
+}
 
 /// One `[[token_issuer.projects]]` entry before it is turned into settings.
 pub(crate) struct RawProject {
@@ -177,6 +187,96 @@ impl Layers {
         Ok(keys)
     }
 
+    /// The `[[server.routes]]` entries: `(prefix, class, origin)` as written; what they mean
+    /// is checked by the caller.
+    pub(crate) fn routes(&self) -> Result<Option<Vec<RawRoute>>, ConfigError> {
+        let Some(found) = self.get(SERVER_ROUTES) else {
+            return Ok(None);
+        };
+        let Value::Array(_, items) = &found.value else {
+            return Err(wrong_type(
+                SERVER_ROUTES.path(),
+                found.origin,
+                "an array of tables ([[server.routes]])",
+                &found.value,
+            ));
+        };
+        let mut routes = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            let path = format!("{}.{index}", SERVER_ROUTES.path());
+            let name = format!("{}[{index}]", SERVER_ROUTES.path());
+            let origin = self.origin(item, &path);
+            let Value::Dict(_, fields) = item else {
+                return Err(wrong_type(
+                    name,
+                    origin,
+                    "a table with prefix and class",
+                    item,
+                ));
+            };
+            if let Some(key) = fields.keys().find(|k| !ROUTE_KEYS.contains(&k.as_str())) {
+                let key_origin = self.origin(&fields[key.as_str()], &format!("{path}.{key}"));
+                return Err(catalog::unknown_entry_key(
+                    SERVER_ROUTES,
+                    &ROUTE_KEYS,
+                    index,
+                    key,
+                    key_origin,
+                ));
+            }
+            let text = |key: &str| -> Result<Sourced<String>, ConfigError> {
+                match fields.get(key) {
+                    Some(value @ Value::String(_, text)) => {
+                        Ok((text.clone(), self.origin(value, &format!("{path}.{key}"))))
+                    }
+                    Some(other) => Err(wrong_type(
+                        format!("{name}.{key}"),
+                        self.origin(other, &format!("{path}.{key}")),
+                        "a string",
+                        other,
+                    )),
+                    None => Err(ConfigError::InvalidValue {
+                        setting: format!("{name}.{key}"),
+                        origin: origin.clone(),
+                        problem: "every route needs a prefix and a class",
+                    }),
+                }
+            };
+            routes.push(RawRoute {
+                index,
+                prefix: text("prefix")?,
+                class: text("class")?,
+            });
+        }
+        Ok(Some(routes))
+    }
+
+    /// A table of text values (`[server.claim_headers]`: claim → header name), each with its
+    /// origin, in the order written.
+    pub(crate) fn text_table(&self, setting: Setting) -> Result<Option<TextTable>, ConfigError> {
+        let Some(found) = self.get(setting) else {
+            return Ok(None);
+        };
+        let path = setting.path();
+        let Value::Dict(_, fields) = &found.value else {
+            return Err(wrong_type(path, found.origin, "a table", &found.value));
+        };
+        let mut entries = Vec::with_capacity(fields.len());
+        for (key, value) in fields {
+            let origin = self.origin(value, &format!("{path}.{key}"));
+            let Value::String(_, text) = value else {
+                return Err(wrong_type(
+                    format!("{path}.{}", key.escape_debug()),
+                    origin,
+                    "a string",
+                    value,
+                ));
+            };
+            entries.push((key.clone(), (text.clone(), origin)));
+        }
+        Ok(Some(entries))
+    }
+
     /// The `[[token_issuer.projects]]` entries.
     pub(crate) fn projects(&self) -> Result<Option<Sourced<Vec<RawProject>>>, ConfigError> {
         let Some(found) = self.get(ISSUER_PROJECTS) else {
@@ -205,7 +305,13 @@ impl Layers {
             };
             if let Some(key) = fields.keys().find(|k| !PROJECT_KEYS.contains(&k.as_str())) {
                 let key_origin = self.origin(&fields[key.as_str()], &format!("{path}.{key}"));
-                return Err(catalog::unknown_project_key(index, key, key_origin));
+                return Err(catalog::unknown_entry_key(
+                    ISSUER_PROJECTS,
+                    &PROJECT_KEYS,
+                    index,
+                    key,
+                    key_origin,
+                ));
             }
             let id_origin = |value: &Value| self.origin(value, &format!("{path}.id"));
             let missing_id = |origin| ConfigError::InvalidValue {

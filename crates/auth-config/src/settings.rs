@@ -48,9 +48,45 @@ pub struct ServerSettings {
     /// (`trusted_proxies`, IP addresses or CIDR networks; default none: the socket peer is the
     /// client).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Route classes by path prefix: the Moose defaults plus `[[server.routes]]`.
+    pub routes: auth_core::routes::RouteRules,
+    /// Exact browser origins allowed cross-origin (`cors_allowed_origins`; none: no CORS).
+    pub cors_allowed_origins: Vec<String>,
+    /// Methods a CORS preflight allows (`cors_allowed_methods`).
+    pub cors_allowed_methods: Vec<http::Method>,
+    /// Request headers a preflight allows besides `authorization, content-type`
+    /// (`cors_allowed_headers`, lower-case).
+    pub cors_allowed_headers: Vec<String>,
+    /// How long browsers may cache a preflight (`cors_max_age_seconds`, default 600).
+    pub cors_max_age_seconds: u64,
+    /// Whether pages may send cookies cross-origin (`cors_allow_credentials`, default false).
+    pub cors_allow_credentials: bool,
+    /// Whether `/auth/verify` answers (`forward_auth`; default: when `trusted_proxies` is set).
+    pub forward_auth: bool,
+    /// JWT claims passed upstream as headers (`[server.claim_headers]`: claim → header).
+    pub claim_headers: Vec<(String, http::HeaderName)>,
+    /// Whether the verified JWT itself is forwarded in `Authorization` (`forward_jwt`).
+    pub forward_jwt: bool,
 }
 
 impl ServerSettings {
+    /// Default of `cors_max_age_seconds`.
+    pub const DEFAULT_CORS_MAX_AGE_SECONDS: u64 = 600;
+
+    /// Default of `cors_allowed_methods`.
+    #[must_use]
+    pub fn default_cors_methods() -> Vec<http::Method> {
+        use http::Method;
+        vec![
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ]
+    }
+
     /// Default of `listen`.
     pub const DEFAULT_LISTEN: SocketAddr =
         SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 4000);
@@ -84,6 +120,15 @@ impl Default for ServerSettings {
             underscores_in_headers: Self::DEFAULT_UNDERSCORES_IN_HEADERS,
             max_authorization_bytes: DEFAULT_MAX_AUTHORIZATION_BYTES,
             trusted_proxies: Vec::new(),
+            routes: auth_core::routes::RouteRules::moose_defaults(),
+            cors_allowed_origins: Vec::new(),
+            cors_allowed_methods: Self::default_cors_methods(),
+            cors_allowed_headers: Vec::new(),
+            cors_max_age_seconds: Self::DEFAULT_CORS_MAX_AGE_SECONDS,
+            cors_allow_credentials: false,
+            forward_auth: false,
+            claim_headers: Vec::new(),
+            forward_jwt: false,
         }
     }
 }
@@ -101,6 +146,9 @@ pub struct TokenIssuerSettings {
     pub audience: String,
     /// Projects that may obtain tokens (`[[token_issuer.projects]]`).
     pub projects: Vec<Project>,
+    /// Public keys of earlier signing keys, still trusted and published in the JWK set until
+    /// removed (`previous_public_keys`), so rotating the signing key invalidates no token.
+    pub previous_public_keys: Vec<auth_core::jwt::VerifyingKey>,
 }
 
 impl TokenIssuerSettings {

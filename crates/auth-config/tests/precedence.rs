@@ -93,6 +93,7 @@ fn generic_names_reach_every_section() {
         "[{{ id = \"p1\", key_hash = {} }}]",
         toml_string(&key.stored)
     );
+    let previous = rsa().public_pem.clone();
     let env = [
         ("MOOSE_AUTHENTICATION__ADMIN_API_KEY", key.stored.as_str()),
         (
@@ -139,6 +140,28 @@ fn generic_names_reach_every_section() {
         ("MOOSE_SERVER__SHUTDOWN_TIMEOUT_SECONDS", "16"),
         ("MOOSE_SERVER__UNDERSCORES_IN_HEADERS", "yes"),
         ("MOOSE_SERVER__MAX_AUTHORIZATION_BYTES", "20000"),
+        (
+            "MOOSE_SERVER__ROUTES",
+            r#"[{ prefix = "/api/moss-token", class = "public" }, { prefix = "/v2", class = "admin" }]"#,
+        ),
+        (
+            "MOOSE_SERVER__CORS_ALLOWED_ORIGINS",
+            "https://app.example, http://localhost:3000",
+        ),
+        ("MOOSE_SERVER__CORS_ALLOWED_METHODS", "GET, POST"),
+        ("MOOSE_SERVER__CORS_ALLOWED_HEADERS", "X-Request-Id"),
+        ("MOOSE_SERVER__CORS_MAX_AGE_SECONDS", "120"),
+        ("MOOSE_SERVER__CORS_ALLOW_CREDENTIALS", "true"),
+        ("MOOSE_SERVER__FORWARD_AUTH", "false"),
+        ("MOOSE_SERVER__FORWARD_JWT", "true"),
+        (
+            "MOOSE_SERVER__CLAIM_HEADERS",
+            r#"{ email = "X-User-Email" }"#,
+        ),
+        (
+            "MOOSE_TOKEN_ISSUER__PREVIOUS_PUBLIC_KEYS",
+            previous.as_str(),
+        ),
     ];
     let config = load(None, &env).unwrap();
     assert_eq!(config.admin_hashes().keys().len(), 1);
@@ -197,6 +220,33 @@ fn generic_names_reach_every_section() {
         .map(ToString::to_string)
         .collect();
     assert_eq!(proxies, ["10.0.0.0/8", "192.168.1.7/32", "::1/128"]);
+    let server = config.server();
+    assert_eq!(
+        server.routes.classify("/api/moss-token"),
+        Ok(auth_core::policy::RouteClass::Public)
+    );
+    assert_eq!(
+        server.routes.classify("/v2/x"),
+        Ok(auth_core::policy::RouteClass::Admin)
+    );
+    assert_eq!(
+        server.cors_allowed_origins,
+        ["https://app.example", "http://localhost:3000"]
+    );
+    assert_eq!(
+        server.cors_allowed_methods,
+        [http::Method::GET, http::Method::POST]
+    );
+    assert_eq!(server.cors_allowed_headers, ["x-request-id"]);
+    assert_eq!(server.cors_max_age_seconds, 120);
+    assert!(server.cors_allow_credentials && server.forward_jwt);
+    assert!(
+        !server.forward_auth,
+        "explicitly off despite trusted proxies"
+    );
+    assert_eq!(server.claim_headers.len(), 1);
+    assert_eq!(server.claim_headers[0].1.as_str(), "x-user-email");
+    assert_eq!(config.token_issuer().unwrap().previous_public_keys.len(), 1);
     assert_eq!(
         config.server().upstream.as_deref(),
         Some("http://127.0.0.1:9000")

@@ -45,6 +45,10 @@ pub enum PathError {
     /// A `..` segment with nothing left to remove.
     #[error("the path climbs above the root with '..'")]
     AboveRoot,
+    /// The path is not in normal form, where it must be judged as sent (a proxy in front of
+    /// keygate forwards it as it is).
+    #[error("the path is not in normal form ('.', '..', '//' or percent-encoded letters)")]
+    NotNormal,
     /// The route class would depend on how the upstream reads letter case or `;` parameters
     /// (e.g. `/API/x`, `/api;v=1/x`); see [`crate::routes::RouteRules::classify`].
     #[error("the path's route class depends on letter case or ';' parameters")]

@@ -51,6 +51,8 @@ fn exit_code(error: &anyhow::Error) -> u8 {
 
 fn is_config_error(cause: &(dyn std::error::Error + 'static)) -> bool {
     cause.is::<auth_config::ConfigError>()
+        || cause.is::<server_middleware::StateError>()
+        || cause.is::<server_middleware::IssuerError>()
         || cause.is::<auth_core::apikey::StoredKeyError>()
         || cause.is::<auth_core::apikey::GenerateError>()
 }

@@ -73,6 +73,11 @@ where
 /// Response future of [`CanonicalRequest`]: the inner service's, or the refusal made here.
 pub type CanonicalFuture<F, B, E> = Either<Ready<Result<Response<B>, E>>, F>;
 
+/// Marks a request whose path was rewritten into normal form (the client sent another
+/// spelling); the forward-auth endpoint, which must judge paths as sent, refuses those.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RewrittenPath;
+
 /// Rewrites the request into its canonical form, or the response that refuses it.
 fn canonicalize<ReqBody, ResBody: From<Bytes>>(
     request: &mut Request<ReqBody>,
@@ -106,5 +111,6 @@ fn canonicalize<ReqBody, ResBody: From<Bytes>>(
     );
     *request.uri_mut() =
         Uri::from_parts(parts).map_err(|_| invalid_path_response(PathError::NotAPath))?;
+    request.extensions_mut().insert(RewrittenPath);
     Ok(())
 }

@@ -361,7 +361,10 @@ impl AuthHandle {
 
     #[cfg_attr(
         not(feature = "issuer"),
-        allow(dead_code, reason = "the token issuer reads the installed configuration")
+        allow(
+            dead_code,
+            reason = "the token issuer reads the installed configuration"
+        )
     )]
     pub(crate) fn active(&self) -> Arc<Active> {
         self.shared.active.load_full()

@@ -49,8 +49,12 @@
 mod admin;
 mod canonical;
 mod client;
+mod cors;
 mod extract;
+#[cfg(feature = "forward-auth")]
+mod forward_auth;
 mod handle;
+mod identity;
 #[cfg(feature = "issuer")]
 mod issuer;
 #[cfg(feature = "jwks")]
@@ -75,8 +79,12 @@ pub use auth_core::policy::{Principal, RouteClass};
 pub use admin::admin_router;
 pub use canonical::{CanonicalFuture, CanonicalRequest, CanonicalRequestLayer};
 pub use client::TrustedProxies;
+pub use cors::{Cors, CorsFuture, CorsLayer, CorsSettings};
 pub use extract::{Authenticated, Claims, ExtractError};
+#[cfg(feature = "forward-auth")]
+pub use forward_auth::{FORWARD_AUTH_PATH, forward_auth_router};
 pub use handle::{AuthHandle, BoxError, HandleBuilder, HandleStats, ReloadError};
+pub use identity::{IdentityHeaders, METHOD_HEADER, SUBJECT_HEADER};
 #[cfg(feature = "issuer")]
 pub use issuer::{DEFAULT_TOKEN_TTL, IssuerError, Project, TokenIssuer, token_issuer_router};
 #[cfg(feature = "jwks")]

@@ -11,6 +11,7 @@ use auth_core::policy::{Mechanisms, Policy, PolicyError, PolicyParts, RouteClass
 use auth_core::routes::RouteRules;
 
 use crate::client::TrustedProxies;
+use crate::identity::IdentityHeaders;
 #[cfg(feature = "issuer")]
 use crate::issuer::TokenIssuer;
 #[cfg(feature = "jwks")]
@@ -32,6 +33,7 @@ pub struct AuthState {
     max_authorization_bytes: usize,
     trusted_proxies: TrustedProxies,
     budgets: Budgets,
+    identity: IdentityHeaders,
 }
 
 /// The failure budgets of a server (`[limits]`): per client address, and per project id at
@@ -124,6 +126,7 @@ pub struct AuthStateBuilder {
     max_authorization_bytes: Option<usize>,
     trusted_proxies: TrustedProxies,
     budgets: Budgets,
+    identity: IdentityHeaders,
 }
 
 impl AuthState {
@@ -218,6 +221,12 @@ impl AuthState {
     #[must_use]
     pub fn budgets(&self) -> &Budgets {
         &self.budgets
+    }
+
+    /// What the upstream is told about who was let in.
+    #[must_use]
+    pub fn identity_headers(&self) -> &IdentityHeaders {
+        &self.identity
     }
 }
 
@@ -408,6 +417,14 @@ impl AuthStateBuilder {
         self
     }
 
+    /// Claim headers and JWT forwarding for the upstream (`[server] claim_headers`,
+    /// `forward_jwt`).
+    #[must_use]
+    pub fn identity_headers(mut self, identity: IdentityHeaders) -> Self {
+        self.identity = identity;
+        self
+    }
+
     /// Checks the configuration and builds the state.
     ///
     /// The token issuer's public key is added to the trusted JWT keys here, and only here, so
@@ -457,6 +474,7 @@ impl AuthStateBuilder {
             max_authorization_bytes,
             trusted_proxies: self.trusted_proxies,
             budgets: self.budgets,
+            identity: self.identity,
         })
     }
 }
@@ -477,10 +495,11 @@ fn trust_issuer(
             .cloned()
             .ok_or(StateError::IssuerWithoutClaims)?,
     };
-    let issuer_key = issuer.signing_key().verifying_key().clone();
+    // The signing key and the previous ones still in rotation.
+    let issuer_keys = issuer.trusted_keys();
     let verifier = match jwt {
-        Some(verifier) => verifier.with_additional_keys([issuer_key]),
-        None => JwtVerifier::new(vec![issuer_key], settings.clone()),
+        Some(verifier) => verifier.with_additional_keys(issuer_keys),
+        None => JwtVerifier::new(issuer_keys, settings.clone()),
     };
     Ok((Some(verifier), Some(issuer.with_claims(settings))))
 }

@@ -8,6 +8,8 @@ use std::net::IpAddr;
 use auth_cache::budget::BudgetSettings;
 use auth_cache::pool::KdfSettings;
 use auth_cache::verify::CacheSettings;
+use auth_core::policy::RouteClass;
+use auth_core::routes::{RouteRule, RouteRules, RulePrefixError};
 use ipnet::IpNet;
 
 use auth_core::apikey::KeySet;
@@ -19,18 +21,67 @@ use super::Read;
 use crate::catalog::{
     ADMIN_API_KEY, CACHE_API_KEY_TTL, CACHE_FAILURE_TTL, CACHE_KDF_QUEUE,
     CACHE_KDF_QUEUE_PER_CLIENT, CACHE_KDF_WORKERS, CACHE_MAX_ENTRIES, CONSUMPTION_API_KEYS,
-    INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS, ISSUER_TTL, JWT_AUDIENCE,
-    JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER, JWT_JWKS_URL, JWT_LEEWAY, JWT_SECRET,
-    LIMITS_FAILURE_WINDOW, LIMITS_FAILURES_PER_CLIENT, LIMITS_FAILURES_PER_PROJECT,
-    LIMITS_MAX_TRACKED, SERVER_CLIENT_BODY_TIMEOUT, SERVER_KEEP_ALIVE_TIMEOUT, SERVER_LISTEN,
+    INGEST_API_KEYS, ISSUER_PREVIOUS_PUBLIC_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS, ISSUER_TTL,
+    JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER, JWT_JWKS_URL,
+    JWT_LEEWAY, JWT_SECRET, LIMITS_FAILURE_WINDOW, LIMITS_FAILURES_PER_CLIENT,
+    LIMITS_FAILURES_PER_PROJECT, LIMITS_MAX_TRACKED, SERVER_CLAIM_HEADERS,
+    SERVER_CLIENT_BODY_TIMEOUT, SERVER_CORS_ALLOW_CREDENTIALS, SERVER_CORS_ALLOWED_HEADERS,
+    SERVER_CORS_ALLOWED_METHODS, SERVER_CORS_ALLOWED_ORIGINS, SERVER_CORS_MAX_AGE,
+    SERVER_FORWARD_AUTH, SERVER_FORWARD_JWT, SERVER_KEEP_ALIVE_TIMEOUT, SERVER_LISTEN,
     SERVER_MAX_AUTHORIZATION_BYTES, SERVER_MAX_CONNECTIONS, SERVER_REQUEST_HEAD_TIMEOUT,
-    SERVER_SHUTDOWN_TIMEOUT, SERVER_TRUSTED_PROXIES, SERVER_UNDERSCORES_IN_HEADERS,
+    SERVER_ROUTES, SERVER_SHUTDOWN_TIMEOUT, SERVER_TRUSTED_PROXIES, SERVER_UNDERSCORES_IN_HEADERS,
     SERVER_UPSTREAM, SERVER_UPSTREAM_TIMEOUT, Setting,
 };
 use crate::explain::{NOT_SET, REDACTED, describe_keys};
 use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
 use crate::{ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
+
+/// Headers keygate sets or removes for the upstream itself; no claim may be mapped to them.
+const RESERVED_HEADERS: [&str; 11] = [
+    "authorization",
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A PEM as written: literal `\n` sequences (how PEMs often travel in `.env` files) become line
+/// breaks when the value has no real ones.
+fn unescape_pem(text: &str) -> String {
+    if !text.contains('\n') && text.contains("\\n") {
+        text.replace("\\n", "\n")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// What a route prefix must be, for the error message.
+fn prefix_problem(error: RulePrefixError) -> &'static str {
+    match error {
+        RulePrefixError::NoLeadingSlash => "must start with '/'",
+        RulePrefixError::Root => {
+            "must name at least one path segment ('/' alone would match everything)"
+        }
+        RulePrefixError::EmptySegment => "must not contain empty segments ('//')",
+        RulePrefixError::DotSegment => "must not contain '.' or '..' segments",
+        _ => "may contain only letters, digits, '-', '.', '_', '~' and '/'",
+    }
+}
+
+fn describe_routes(rules: &RouteRules) -> String {
+    let shown: Vec<String> = rules
+        .iter()
+        .map(|rule| format!("{} -> {}", rule.prefix(), rule.class()))
+        .collect();
+    shown.join(", ")
+}
 
 /// Reads settings one by one, converting and validating each, and records its `explain()` line.
 pub(super) struct Builder<'a> {
@@ -54,6 +105,7 @@ impl Builder<'_> {
             leeway: self.number(JWT_LEEWAY, DEFAULT_LEEWAY_SECONDS, 0..=3600, "0 to 3600")?,
             jwks_url: self.url(JWT_JWKS_URL)?,
             private_key: self.private_key(ISSUER_PRIVATE_KEY)?,
+            previous_public_keys: self.public_keys(ISSUER_PREVIOUS_PUBLIC_KEYS)?,
             ttl: self.number(
                 ISSUER_TTL,
                 TokenIssuerSettings::DEFAULT_TTL_SECONDS,
@@ -157,20 +209,13 @@ impl Builder<'_> {
         Ok(value.map(|(v, _)| v))
     }
 
-    /// Text of a PEM key. Literal `\n` sequences (how PEMs often travel in `.env` files) become
-    /// line breaks when the value has no real ones.
+    /// Text of a PEM key (see [`unescape_pem`]).
     fn pem(&self, setting: Setting) -> Result<Option<Sourced<String>>, ConfigError> {
         Ok(self
             .layers
             .text(setting)?
             .filter(|(t, _)| !t.trim().is_empty())
-            .map(|(text, origin)| {
-                if !text.contains('\n') && text.contains("\\n") {
-                    (text.replace("\\n", "\n"), origin)
-                } else {
-                    (text, origin)
-                }
-            }))
+            .map(|(text, origin)| (unescape_pem(&text), origin)))
     }
 
     fn public_key(
@@ -217,6 +262,35 @@ impl Builder<'_> {
             origin.clone(),
         );
         Ok(Some((key, origin)))
+    }
+
+    /// A list of public-key PEMs (an array, or one PEM in the environment).
+    fn public_keys(
+        &mut self,
+        setting: Setting,
+    ) -> Result<Option<Sourced<Vec<VerifyingKey>>>, ConfigError> {
+        let Some(entries) = self.layers.text_list(setting)? else {
+            self.explain_unset(setting);
+            return Ok(None);
+        };
+        let mut keys = Vec::with_capacity(entries.len());
+        let mut origin = Origin::Default;
+        for (text, entry_origin) in entries {
+            let pem = unescape_pem(&text);
+            let key = VerifyingKey::from_pem(&pem).map_err(|reason| ConfigError::Key {
+                setting: setting.path(),
+                origin: entry_origin.clone(),
+                reason,
+            })?;
+            keys.push(key);
+            origin = entry_origin;
+        }
+        let shown: Vec<String> = keys
+            .iter()
+            .map(|key| format!("{} public key", key.algorithm()))
+            .collect();
+        self.explain(setting.path(), shown.join(", "), origin.clone());
+        Ok(Some((keys, origin)))
     }
 
     /// An absolute `http://` or `https://` URL.
@@ -347,6 +421,7 @@ impl Builder<'_> {
             SERVER_UPSTREAM_TIMEOUT,
             ServerSettings::DEFAULT_UPSTREAM_TIMEOUT_SECONDS,
         )?;
+        let trusted_proxies = self.networks(SERVER_TRUSTED_PROXIES)?;
         Ok(ServerSettings {
             listen,
             upstream,
@@ -378,8 +453,179 @@ impl Builder<'_> {
                 1024..=262_144,
                 "1024 to 262144",
             )?),
-            trusted_proxies: self.networks(SERVER_TRUSTED_PROXIES)?,
+            trusted_proxies: trusted_proxies.clone(),
+            routes: self.routes()?,
+            cors_allowed_origins: self.origins(SERVER_CORS_ALLOWED_ORIGINS)?,
+            cors_allowed_methods: self.methods(SERVER_CORS_ALLOWED_METHODS)?,
+            cors_allowed_headers: self.header_names(SERVER_CORS_ALLOWED_HEADERS)?,
+            cors_max_age_seconds: self.number(
+                SERVER_CORS_MAX_AGE,
+                ServerSettings::DEFAULT_CORS_MAX_AGE_SECONDS,
+                0..=86_400,
+                "0 to 86400",
+            )?,
+            cors_allow_credentials: self.flag(SERVER_CORS_ALLOW_CREDENTIALS)?.0,
+            // On by default once proxies are trusted: that is what the endpoint is for.
+            forward_auth: self
+                .flag_or(SERVER_FORWARD_AUTH, !trusted_proxies.is_empty())?
+                .0,
+            claim_headers: self.claim_headers()?,
+            forward_jwt: self.flag(SERVER_FORWARD_JWT)?.0,
         })
+    }
+
+    /// `[[server.routes]]`: rules on top of the Moose defaults (a rule for the same prefix
+    /// replaces the default one).
+    fn routes(&mut self) -> Result<RouteRules, ConfigError> {
+        let mut rules = RouteRules::moose_defaults();
+        let Some(routes) = self.layers.routes()? else {
+            self.explain(
+                SERVER_ROUTES.path(),
+                describe_routes(&rules),
+                Origin::Default,
+            );
+            return Ok(rules);
+        };
+        let mut origin = Origin::Default;
+        for route in routes {
+            let name = format!("{}[{}]", SERVER_ROUTES.path(), route.index);
+            let (class_name, class_origin) = route.class;
+            let class = match class_name.trim() {
+                "ingest" => RouteClass::Ingest,
+                "consumption" => RouteClass::Consumption,
+                "admin" => RouteClass::Admin,
+                "public" => RouteClass::Public,
+                _ => {
+                    return Err(ConfigError::InvalidValue {
+                        setting: format!("{name}.class"),
+                        origin: class_origin,
+                        problem: "must be ingest, consumption, admin or public",
+                    });
+                }
+            };
+            let (prefix, prefix_origin) = route.prefix;
+            let rule = RouteRule::new(prefix.trim(), class).map_err(|error| {
+                ConfigError::InvalidValue {
+                    setting: format!("{name}.prefix"),
+                    origin: prefix_origin.clone(),
+                    problem: prefix_problem(error),
+                }
+            })?;
+            rules.insert(rule);
+            origin = prefix_origin;
+        }
+        self.explain(SERVER_ROUTES.path(), describe_routes(&rules), origin);
+        Ok(rules)
+    }
+
+    /// Exact browser origins: `scheme://host[:port]`, nothing more.
+    fn origins(&mut self, setting: Setting) -> Result<Vec<String>, ConfigError> {
+        self.list(
+            setting,
+            |text| {
+                let uri = text.parse::<http::Uri>().ok()?;
+                let exact = matches!(uri.scheme_str(), Some("http" | "https"))
+                    && uri.authority().is_some()
+                    && !text.ends_with('/')
+                    && uri
+                        .path_and_query()
+                        .is_none_or(|pq| pq.as_str().is_empty() || pq.as_str() == "/");
+                exact.then(|| text.to_ascii_lowercase())
+            },
+            "each entry must be an exact origin such as https://app.example (scheme, host and \
+             port; no path, no trailing slash, no wildcard)",
+        )
+    }
+
+    fn methods(&mut self, setting: Setting) -> Result<Vec<http::Method>, ConfigError> {
+        let methods = self.list(
+            setting,
+            |text| text.to_ascii_uppercase().parse::<http::Method>().ok(),
+            "each entry must be an HTTP method such as GET or POST",
+        )?;
+        Ok(if methods.is_empty() {
+            ServerSettings::default_cors_methods()
+        } else {
+            methods
+        })
+    }
+
+    fn header_names(&mut self, setting: Setting) -> Result<Vec<String>, ConfigError> {
+        self.list(
+            setting,
+            |text| {
+                http::HeaderName::from_bytes(text.as_bytes())
+                    .ok()
+                    .map(|name| name.as_str().to_owned())
+            },
+            "each entry must be a header name",
+        )
+    }
+
+    /// A list setting whose entries `parse` accepts; `problem` names what an entry must be.
+    fn list<T: std::fmt::Display>(
+        &mut self,
+        setting: Setting,
+        parse: impl Fn(&str) -> Option<T>,
+        problem: &'static str,
+    ) -> Result<Vec<T>, ConfigError> {
+        let Some(entries) = self.layers.text_list(setting)? else {
+            self.explain_unset(setting);
+            return Ok(Vec::new());
+        };
+        let mut values = Vec::with_capacity(entries.len());
+        let mut origin = Origin::Default;
+        for (text, entry_origin) in entries {
+            let value = parse(&text).ok_or_else(|| ConfigError::InvalidValue {
+                setting: setting.path(),
+                origin: entry_origin.clone(),
+                problem,
+            })?;
+            values.push(value);
+            origin = entry_origin;
+        }
+        let shown: Vec<String> = values.iter().map(ToString::to_string).collect();
+        self.explain(setting.path(), shown.join(", "), origin);
+        Ok(values)
+    }
+
+    /// `[server.claim_headers]`: JWT claim → upstream header name.
+    fn claim_headers(&mut self) -> Result<Vec<(String, http::HeaderName)>, ConfigError> {
+        let Some(entries) = self.layers.text_table(SERVER_CLAIM_HEADERS)? else {
+            self.explain_unset(SERVER_CLAIM_HEADERS);
+            return Ok(Vec::new());
+        };
+        let mut headers: Vec<(String, http::HeaderName)> = Vec::with_capacity(entries.len());
+        let mut origin = Origin::Default;
+        for (claim, (name, name_origin)) in entries {
+            let setting = format!("{}.{}", SERVER_CLAIM_HEADERS.path(), claim.escape_debug());
+            let invalid = |problem| ConfigError::InvalidValue {
+                setting: setting.clone(),
+                origin: name_origin.clone(),
+                problem,
+            };
+            let header = http::HeaderName::from_bytes(name.trim().as_bytes())
+                .map_err(|_| invalid("must be a header name such as X-User-Email"))?;
+            if RESERVED_HEADERS.contains(&header.as_str())
+                || header.as_str().starts_with("x-keygate-")
+            {
+                return Err(invalid(
+                    "is a header keygate sets or removes itself (Authorization, Host, \
+                     hop-by-hop headers, X-Keygate-*)",
+                ));
+            }
+            if headers.iter().any(|(_, other)| *other == header) {
+                return Err(invalid("another claim is mapped to the same header"));
+            }
+            headers.push((claim, header));
+            origin = name_origin;
+        }
+        let shown: Vec<String> = headers
+            .iter()
+            .map(|(claim, header)| format!("{claim} -> {header}"))
+            .collect();
+        self.explain(SERVER_CLAIM_HEADERS.path(), shown.join(", "), origin);
+        Ok(headers)
     }
 
     /// A list of IP addresses and CIDR networks (an address is a /32 or /128 network).

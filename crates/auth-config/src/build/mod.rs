@@ -9,9 +9,9 @@ use auth_core::jwt::{JwtSettings, JwtVerifier, SigningKey, VerifyingKey};
 use auth_core::secrecy::SecretString;
 
 use crate::catalog::{
-    ADMIN_API_KEY, CONSUMPTION_API_KEYS, INGEST_API_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS,
-    JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER, JWT_JWKS_URL,
-    JWT_SECRET, Setting,
+    ADMIN_API_KEY, CONSUMPTION_API_KEYS, INGEST_API_KEYS, ISSUER_PREVIOUS_PUBLIC_KEYS,
+    ISSUER_PRIVATE_KEY, ISSUER_PROJECTS, JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST,
+    JWT_ISSUER, JWT_JWKS_URL, JWT_SECRET, Setting,
 };
 use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
@@ -49,6 +49,10 @@ pub(crate) fn build(layers: &Layers) -> Result<Config, ConfigError> {
                         keys: p.keys,
                     })
                     .collect(),
+                previous_public_keys: read
+                    .previous_public_keys
+                    .map(|(keys, _)| keys)
+                    .unwrap_or_default(),
             })
         }
         _ => None,
@@ -88,6 +92,7 @@ struct Read {
     leeway: u64,
     jwks_url: Option<Sourced<String>>,
     private_key: Option<Sourced<SigningKey>>,
+    previous_public_keys: Option<Sourced<Vec<VerifyingKey>>>,
     ttl: u64,
     projects: Option<Sourced<Vec<RawProject>>>,
     cache: (CacheSettings, KdfSettings),
@@ -151,6 +156,15 @@ fn check_dependencies(read: &Read, jwt_usable: bool) -> Result<(), ConfigError> 
                 origin: origin.clone(),
             });
         }
+    }
+    if let (Some((keys, origin)), None) = (&read.previous_public_keys, &read.private_key)
+        && !keys.is_empty()
+    {
+        return Err(ConfigError::Requires {
+            setting: ISSUER_PREVIOUS_PUBLIC_KEYS.path(),
+            origin: origin.clone(),
+            requires: "token_issuer.private_key (the key that replaced them)",
+        });
     }
     if let (Some((projects, origin)), None) = (&read.projects, &read.private_key)
         && !projects.is_empty()

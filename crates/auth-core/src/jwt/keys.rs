@@ -225,6 +225,19 @@ impl VerifyingKey {
         })
     }
 
+    /// The same key with its RFC 7638 (SHA-256) thumbprint as `kid`: the id keygate's token
+    /// issuer signs with, also for its previous keys.
+    ///
+    /// # Errors
+    /// [`KeyError`] if the key cannot be expressed as a JWK.
+    pub fn with_thumbprint_kid(self) -> Result<Self, KeyError> {
+        let thumbprint = self
+            .to_jwk()?
+            .thumbprint(ThumbprintHash::SHA256)
+            .map_err(|_| KeyError::Invalid)?;
+        Ok(self.with_kid(thumbprint))
+    }
+
     /// Sets the key id tokens must name to select this key.
     #[must_use]
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
@@ -305,13 +318,9 @@ impl SigningKey {
             JwtAlgorithm::EdDsa => EncodingKey::from_ed_pem(bytes),
         }
         .map_err(|_| KeyError::Invalid)?;
-        let thumbprint = public
-            .to_jwk()?
-            .thumbprint(ThumbprintHash::SHA256)
-            .map_err(|_| KeyError::Invalid)?;
         Ok(Self {
             key,
-            public: public.with_kid(thumbprint),
+            public: public.with_thumbprint_kid()?,
         })
     }
 

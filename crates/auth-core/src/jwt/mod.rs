@@ -52,6 +52,9 @@ pub enum JwtError {
     /// The header carries `crit`, whose extensions keygate does not understand.
     #[error("the token has a crit header, which is not supported")]
     CritHeader,
+    /// The header names no `kid`, and every trusted key is selected by its `kid`.
+    #[error("the token names no key (kid), and every trusted key is chosen by its kid")]
+    MissingKeyId,
     /// The header names a `kid` no configured key has.
     #[error("the token names an unknown key id")]
     UnknownKeyId,
@@ -218,6 +221,8 @@ impl JwtVerifier {
         if same_alg.peek().is_none() {
             return Err(if unknown_kid || self.keys.is_empty() {
                 failure
+            } else if kid.is_none() && self.keys.iter().all(|k| k.kid.is_some()) {
+                JwtError::MissingKeyId
             } else {
                 JwtError::AlgorithmMismatch
             });

@@ -19,8 +19,8 @@ use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, CanonicalRequestLayer, ReloadError, admin_router, install_prometheus_recorder,
-    metrics_router, token_issuer_router,
+    AuthHandle, CanonicalRequestLayer, CorsLayer, CorsSettings, ReloadError, admin_router,
+    forward_auth_router, install_prometheus_recorder, metrics_router, token_issuer_router,
 };
 
 use crate::cli::ServeArgs;
@@ -73,7 +73,7 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         max_connections: server::fit_to_descriptor_limit(settings.max_connections),
         shutdown: Duration::from_secs(settings.shutdown_timeout_seconds),
     };
-    let app = router(&handle, upstream);
+    let app = router(&handle, upstream, &Surface::of(&settings));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("could not listen on {listen}"))?;
@@ -103,7 +103,36 @@ fn cli_admin_token(token: Option<&str>) -> Result<Option<SecretString>> {
 
 /// The gateway's routes, all behind the auth layer (which lets public paths through), and in
 /// front of everything the canonical-request layer, so routing, policy and proxy see one path.
-pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> Router {
+/// What the gateway serves besides the policy (`[server]`; read at start).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Surface {
+    /// Cross-origin access for browser frontends; `None`: no CORS headers at all.
+    pub(crate) cors: Option<CorsSettings>,
+    /// Whether `/auth/verify` answers the trusted proxies.
+    pub(crate) forward_auth: bool,
+}
+
+impl Surface {
+    fn of(settings: &auth_config::ServerSettings) -> Self {
+        let cors = (!settings.cors_allowed_origins.is_empty()).then(|| CorsSettings {
+            allowed_origins: settings.cors_allowed_origins.clone(),
+            allowed_methods: settings.cors_allowed_methods.clone(),
+            allowed_headers: settings.cors_allowed_headers.clone(),
+            max_age_seconds: settings.cors_max_age_seconds,
+            allow_credentials: settings.cors_allow_credentials,
+        });
+        Self {
+            cors,
+            forward_auth: settings.forward_auth,
+        }
+    }
+}
+
+pub(crate) fn router(
+    handle: &AuthHandle,
+    upstream: Option<proxy::Upstream>,
+    surface: &Surface,
+) -> Router {
     // The global recorder can be installed once per process; a second install is not an error
     // worth failing for (metrics then render empty).
     let mut app = Router::new()
@@ -117,11 +146,25 @@ pub(crate) fn router(handle: &AuthHandle, upstream: Option<proxy::Upstream>) -> 
         app = app.merge(metrics_router(metrics));
     }
     let app = match upstream {
-        Some(upstream) => app.fallback(move |request| proxy::forward(upstream.clone(), request)),
+        Some(upstream) => {
+            let handle = handle.clone();
+            app.fallback(move |request| proxy::forward(upstream.clone(), handle.clone(), request))
+        }
         None => app.fallback(echo::echo),
     };
-    app.layer(handle.by_path_prefix())
-        .layer(CanonicalRequestLayer::new())
+    let mut app = app.layer(handle.by_path_prefix());
+    if surface.forward_auth {
+        // Outside the prefix layer: the endpoint decides about the path it is asked about, not
+        // about its own.
+        app = app.merge(forward_auth_router(handle.clone()));
+    }
+    let app = app.layer(CanonicalRequestLayer::new());
+    // Outermost, so that every answer to an allowed origin — a 400 for a bad path too — can be
+    // read by the page, and preflights never meet the policy.
+    match &surface.cors {
+        Some(cors) => app.layer(CorsLayer::new(cors)),
+        None => app,
+    }
 }
 
 fn init_tracing() {

@@ -9,27 +9,18 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
-use auth_core::policy::{Denial, InvalidReason, Principal};
+use auth_core::policy::Principal;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::header::{AUTHORIZATION, HOST};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use http::{HeaderMap, HeaderName, StatusCode, Uri};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use server_middleware::{denial_response, error_response};
+use server_middleware::{AuthHandle, IdentityHeaders, denial_response, error_response};
 
 use crate::serve::idle::{IdleBody, Watch};
-
-/// Headers keygate sets for the upstream; any a client sent are removed so they cannot be forged.
-pub(crate) const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subject");
-pub(crate) const METHOD_HEADER: HeaderName = HeaderName::from_static("x-keygate-method");
-
-/// Every header keygate sets upstream starts with this; inbound headers that do, in any
-/// spelling (`X_Keygate_Subject` folds into `X-Keygate-Subject` in CGI, WSGI and Rack), are
-/// removed.
-const IDENTITY_PREFIX: &str = "x-keygate-";
 
 /// Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only.
 const HOP_BY_HOP: [&str; 9] = [
@@ -217,7 +208,7 @@ async fn await_response<F: std::future::Future>(
 }
 
 /// The fallback handler: every request that reached it passed the auth layer.
-pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
+pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Request) -> Response {
     let principal = request.extensions().get::<Principal>().cloned();
     let body_status = request.extensions().get::<ClientBodyStatus>().cloned();
     let (mut parts, body) = request.into_parts();
@@ -233,15 +224,23 @@ pub(crate) async fn forward(upstream: Upstream, request: Request) -> Response {
         );
     };
     parts.uri = target;
-    clean_headers(&mut parts.headers, upstream.limits.underscores_in_headers);
+    let state = handle.state();
+    let identity = state.identity_headers();
+    let authorization = parts.headers.get(AUTHORIZATION).cloned();
+    clean_headers(
+        &mut parts.headers,
+        upstream.limits.underscores_in_headers,
+        identity,
+    );
     if let Some(principal) = principal {
-        let Some(subject) = subject_header(&principal) else {
-            return denial_response(&Denial::InvalidToken(InvalidReason::SubjectNotForwardable));
-        };
-        parts.headers.insert(SUBJECT_HEADER, subject);
-        parts
-            .headers
-            .insert(METHOD_HEADER, HeaderValue::from_static(principal.method()));
+        match identity.for_principal(&principal, authorization.as_ref()) {
+            Ok(headers) => {
+                for (name, value) in headers {
+                    parts.headers.insert(name, value);
+                }
+            }
+            Err(denial) => return denial_response(&denial),
+        }
     }
     let timeout = upstream.limits.timeout;
     let forwarded = upstream
@@ -286,41 +285,26 @@ fn is_normal(path: &str) -> bool {
     )
 }
 
-/// `X-Keygate-Subject` for `principal`; `None` when the subject cannot be a header value
-/// faithfully (control characters, or white space at either end that parsers would trim).
-fn subject_header(principal: &Principal) -> Option<HeaderValue> {
-    let subject = principal.subject();
-    let faithful = !subject.is_empty()
-        && !subject.bytes().any(|b| b.is_ascii_control())
-        && subject.trim() == subject;
-    if !faithful {
-        return None;
-    }
-    HeaderValue::from_str(&subject).ok()
-}
-
-/// Removes what must not reach the upstream: hop-by-hop headers, the credential, the client's
-/// `Host`, headers with `_` in their names (unless allowed) and every spelling of keygate's
-/// identity headers.
-fn clean_headers(headers: &mut HeaderMap, underscores_in_headers: bool) {
+/// Removes what must not reach the upstream: hop-by-hop headers, the client's `Host`, headers
+/// with `_` in their names (unless allowed), and — by `identity` — the credential and every
+/// spelling of the headers keygate sets itself.
+fn clean_headers(
+    headers: &mut HeaderMap,
+    underscores_in_headers: bool,
+    identity: &IdentityHeaders,
+) {
     strip_hop_by_hop(headers);
-    headers.remove(AUTHORIZATION);
     headers.remove(HOST);
-    let unwanted: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| {
-            let name = name.as_str();
-            let folded_identity = name.len() >= IDENTITY_PREFIX.len()
-                && name
-                    .bytes()
-                    .zip(IDENTITY_PREFIX.bytes())
-                    .all(|(a, b)| a == b || (a == b'_' && b == b'-'));
-            folded_identity || (!underscores_in_headers && name.contains('_'))
-        })
-        .cloned()
-        .collect();
-    for name in unwanted {
-        headers.remove(name);
+    identity.strip_inbound(headers);
+    if !underscores_in_headers {
+        let unwanted: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().contains('_'))
+            .cloned()
+            .collect();
+        for name in unwanted {
+            headers.remove(name);
+        }
     }
 }
 
@@ -356,67 +340,40 @@ impl Watch for UpstreamPause {
 
 #[cfg(test)]
 mod tests {
+    use http::HeaderValue;
+
     use super::*;
 
     #[test]
-    fn identity_headers_are_removed_in_every_spelling() {
+    fn underscores_hop_by_hop_and_identity_headers_are_removed() {
         let mut headers = HeaderMap::new();
         for name in [
             "x-keygate-subject",
             "X_Keygate_Subject",
-            "x_keygate-method",
-            "x-keygate-anything",
             "x-custom_header",
             "authorization",
             "host",
             "connection",
+            "x-named-in-connection",
         ] {
             headers.insert(
                 HeaderName::from_bytes(name.as_bytes()).unwrap(),
                 HeaderValue::from_static("forged"),
             );
         }
+        headers.insert(
+            "connection",
+            HeaderValue::from_static("x-named-in-connection"),
+        );
         headers.insert("x-kept", HeaderValue::from_static("yes"));
         let mut allowed = headers.clone();
-        clean_headers(&mut headers, false);
-        assert_eq!(
-            headers.keys().map(HeaderName::as_str).collect::<Vec<_>>(),
-            ["x-kept"]
-        );
-        clean_headers(&mut allowed, true);
+        let identity = IdentityHeaders::default();
+        clean_headers(&mut headers, false, &identity);
+        let kept: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(kept, ["x-kept"]);
+        clean_headers(&mut allowed, true, &identity);
         let mut kept: Vec<&str> = allowed.keys().map(HeaderName::as_str).collect();
         kept.sort_unstable();
         assert_eq!(kept, ["x-custom_header", "x-kept"]);
-    }
-
-    #[test]
-    fn subjects_that_headers_cannot_carry_are_refused() {
-        let jwt = |sub: &str| {
-            Principal::Jwt(Arc::new(auth_core::jwt::Claims {
-                iss: "i".into(),
-                sub: Some(sub.into()),
-                aud: vec!["a".into()],
-                exp: 1,
-                nbf: None,
-                iat: None,
-                jti: None,
-                json: serde_json::Map::new(),
-            }))
-        };
-        assert_eq!(subject_header(&jwt("alice")).unwrap(), "alice");
-        assert_eq!(
-            subject_header(&jwt("josé")).unwrap().as_bytes(),
-            "josé".as_bytes()
-        );
-        for bad in [
-            "admin\r\nX-Keygate-Subject: root",
-            "a\tb",
-            " admin",
-            "admin ",
-            "",
-            "a\u{0}",
-        ] {
-            assert!(subject_header(&jwt(bad)).is_none(), "{bad:?}");
-        }
     }
 }

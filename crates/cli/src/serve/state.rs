@@ -7,7 +7,9 @@ use auth_config::Config;
 use auth_core::jwt::JwtSettings;
 use auth_core::policy::RouteClass;
 use auth_core::secrecy::SecretString;
-use server_middleware::{AuthState, Budgets, Project, TokenIssuer, TrustedProxies};
+use server_middleware::{
+    AuthState, Budgets, IdentityHeaders, Project, TokenIssuer, TrustedProxies,
+};
 
 /// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence). This is
 /// the one place configuration becomes a server: `serve`, its reloads and `config check` use it.
@@ -36,6 +38,7 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
             };
             Some(
                 TokenIssuer::new(settings.signing_key.clone(), projects)?
+                    .with_previous_keys(settings.previous_public_keys.clone())?
                     .with_ttl(Duration::from_secs(settings.ttl_seconds))
                     .with_claims(claims),
             )
@@ -50,6 +53,11 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
     let state = builder
         .max_authorization_bytes(max_authorization_bytes)
         .trusted_proxies(TrustedProxies::new(config.server().trusted_proxies.clone()))
+        .routes(config.server().routes.clone())
+        .identity_headers(IdentityHeaders {
+            claim_headers: config.server().claim_headers.clone(),
+            forward_jwt: config.server().forward_jwt,
+        })
         .budgets(Budgets {
             per_client: *config.client_budget(),
             per_project: *config.project_budget(),

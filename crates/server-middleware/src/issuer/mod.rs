@@ -9,7 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use auth_core::apikey::{KeyCheck, KeySet};
-use auth_core::jwt::{JwtSettings, KeyError, SigningKey};
+use auth_core::jwt::{JwtSettings, KeyError, SigningKey, VerifyingKey};
 
 pub use router::token_issuer_router;
 
@@ -34,6 +34,8 @@ pub struct TokenIssuer {
     projects: Vec<Project>,
     /// What an unknown project id's key is checked against: as costly as a known one.
     decoys: KeySet,
+    /// Public keys of earlier signing keys: still trusted and published until removed.
+    previous: Vec<VerifyingKey>,
     claims: Option<JwtSettings>,
 }
 
@@ -77,8 +79,44 @@ impl TokenIssuer {
             ttl: DEFAULT_TOKEN_TTL,
             projects,
             decoys,
+            previous: Vec::new(),
             claims: None,
         })
+    }
+
+    /// Keeps trusting — and publishing in the JWK set — the public keys of earlier signing keys
+    /// (`[token_issuer] previous_public_keys`), so tokens they signed stay valid until they
+    /// expire: rotate by adding the new key beside the old one, then retire the old one once
+    /// its last token has expired (`docs/gateway.md`, "Rotating the issuer's key").
+    ///
+    /// # Errors
+    /// [`IssuerError::Key`] if a key cannot be published as a JWK.
+    pub fn with_previous_keys(mut self, keys: Vec<VerifyingKey>) -> Result<Self, IssuerError> {
+        // Their tokens name them by thumbprint, as this issuer names its own key.
+        let keys = keys
+            .into_iter()
+            .map(|key| match key.kid() {
+                Some(_) => Ok(key),
+                None => key.with_thumbprint_kid(),
+            })
+            .collect::<Result<Vec<_>, KeyError>>()?;
+        let mut published = vec![self.signing_key.verifying_key().to_jwk()?];
+        for key in &keys {
+            published.push(key.to_jwk()?);
+        }
+        let published = serde_json::to_value(published).map_err(|_| KeyError::Invalid)?;
+        self.jwks = serde_json::json!({ "keys": published });
+        self.previous = keys;
+        Ok(self)
+    }
+
+    /// Every key tokens of this issuer may be signed with: the signing key's, then the
+    /// previous ones.
+    #[must_use]
+    pub fn trusted_keys(&self) -> Vec<VerifyingKey> {
+        std::iter::once(self.signing_key.verifying_key().clone())
+            .chain(self.previous.iter().cloned())
+            .collect()
     }
 
     /// Sets the lifetime of issued tokens (`ttl_seconds`), at least one second.

@@ -1,0 +1,220 @@
+//! The identity headers an upstream receives: who the request was let in as, and (optionally)
+//! JWT claims and the JWT itself. Written by the gateway's proxy and by the forward-auth
+//! endpoint, and nowhere else; inbound copies are removed first, in every spelling.
+
+use auth_core::policy::{Denial, InvalidReason, Principal};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+/// `X-Keygate-Subject`: the JWT `sub`, `key:<key id>`, `admin`, or `anonymous`.
+pub const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subject");
+/// `X-Keygate-Method`: `jwt`, `api_key`, `admin_token` or `none`.
+pub const METHOD_HEADER: HeaderName = HeaderName::from_static("x-keygate-method");
+
+/// Every header keygate sets starts with this; inbound headers that do, also spelled with `_`
+/// (CGI, WSGI and Rack fold `_` into `-`), are removed.
+const IDENTITY_PREFIX: &str = "x-keygate-";
+
+/// What the upstream is told besides subject and method (`[server] claim_headers`,
+/// `forward_jwt`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdentityHeaders {
+    /// JWT claim → header name (Envoy's `claim_to_headers`).
+    pub claim_headers: Vec<(String, HeaderName)>,
+    /// Forward the verified JWT in `Authorization` (never an API key).
+    pub forward_jwt: bool,
+}
+
+impl IdentityHeaders {
+    /// Removes, from a client's request, every header the upstream must only ever get from
+    /// keygate: `x-keygate-*` and the mapped claim headers (names compared with `_` read as
+    /// `-`), and `Authorization`.
+    pub fn strip_inbound(&self, headers: &mut HeaderMap) {
+        let unwanted: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| {
+                starts_folded(name.as_str(), IDENTITY_PREFIX)
+                    || self
+                        .claim_headers
+                        .iter()
+                        .any(|(_, mapped)| equal_folded(name.as_str(), mapped.as_str()))
+            })
+            .cloned()
+            .collect();
+        for name in unwanted {
+            headers.remove(name);
+        }
+        headers.remove(AUTHORIZATION);
+    }
+
+    /// The headers that tell the upstream who `principal` is: always subject and method (also
+    /// for public routes, so a proxy that copies them never copies a placeholder), the mapped
+    /// claims of a JWT (empty when a claim is absent, for the same reason), and the JWT itself
+    /// when forwarding is on. `authorization` is the request's own header value.
+    ///
+    /// # Errors
+    /// A 401 [`Denial`] when the subject or a claim cannot be a header value faithfully
+    /// (control characters, white space at either end): refused, never silently left out.
+    pub fn for_principal(
+        &self,
+        principal: &Principal,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, Denial> {
+        let refused = Denial::InvalidToken(InvalidReason::SubjectNotForwardable);
+        let mut headers = Vec::with_capacity(2 + self.claim_headers.len());
+        let subject = faithful(&principal.subject()).ok_or(refused)?;
+        headers.push((SUBJECT_HEADER, subject));
+        headers.push((METHOD_HEADER, HeaderValue::from_static(principal.method())));
+        let claims = match principal {
+            Principal::Jwt(claims) => Some(claims),
+            _ => None,
+        };
+        for (claim, header) in &self.claim_headers {
+            let value = match claims.and_then(|c| c.json.get(claim)) {
+                None | Some(serde_json::Value::Null) => HeaderValue::from_static(""),
+                Some(serde_json::Value::String(text)) => faithful(text).ok_or(refused)?,
+                Some(other) => faithful(&other.to_string()).ok_or(refused)?,
+            };
+            headers.push((header.clone(), value));
+        }
+        if self.forward_jwt
+            && claims.is_some()
+            && let Some(authorization) = authorization
+        {
+            headers.push((AUTHORIZATION, authorization.clone()));
+        }
+        Ok(headers)
+    }
+}
+
+/// `text` as a header value, when a header can carry it unchanged: no control characters and
+/// no white space at either end (which parsers trim).
+fn faithful(text: &str) -> Option<HeaderValue> {
+    let faithful = !text.bytes().any(|b| b.is_ascii_control()) && text.trim() == text;
+    faithful.then(|| HeaderValue::from_str(text).ok()).flatten()
+}
+
+/// Whether lower-case `name` starts with `prefix`, reading `_` in `name` as `-`.
+fn starts_folded(name: &str, prefix: &str) -> bool {
+    name.len() >= prefix.len()
+        && name
+            .bytes()
+            .zip(prefix.bytes())
+            .all(|(a, b)| a == b || (a == b'_' && b == b'-'))
+}
+
+/// Whether lower-case `name` equals `other`, reading `_` as `-` on both sides.
+fn equal_folded(name: &str, other: &str) -> bool {
+    name.len() == other.len()
+        && name.bytes().zip(other.bytes()).all(|(a, b)| {
+            let fold = |c: u8| if c == b'_' { b'-' } else { c };
+            fold(a) == fold(b)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn jwt(sub: &str, extra: serde_json::Value) -> Principal {
+        let serde_json::Value::Object(json) = extra else {
+            panic!("an object");
+        };
+        Principal::Jwt(Arc::new(auth_core::jwt::Claims {
+            iss: "i".into(),
+            sub: Some(sub.into()),
+            aud: vec!["a".into()],
+            exp: 1,
+            nbf: None,
+            iat: None,
+            jti: None,
+            json,
+        }))
+    }
+
+    fn mapping() -> IdentityHeaders {
+        IdentityHeaders {
+            claim_headers: vec![
+                ("email".into(), HeaderName::from_static("x-user-email")),
+                ("groups".into(), HeaderName::from_static("x-user-groups")),
+            ],
+            forward_jwt: true,
+        }
+    }
+
+    #[test]
+    fn identity_headers_are_removed_in_every_spelling() {
+        let mut headers = HeaderMap::new();
+        for name in [
+            "x-keygate-subject",
+            "X_Keygate_Subject",
+            "x_keygate-method",
+            "x-keygate-anything",
+            "x_user_email",
+            "x-user-groups",
+            "authorization",
+        ] {
+            headers.insert(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static("forged"),
+            );
+        }
+        headers.insert("x-kept", HeaderValue::from_static("yes"));
+        mapping().strip_inbound(&mut headers);
+        let kept: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(kept, ["x-kept"]);
+    }
+
+    #[test]
+    fn claims_are_mapped_and_missing_ones_are_empty() {
+        let bearer = HeaderValue::from_static("Bearer eyJ.x.y");
+        let principal = jwt(
+            "alice",
+            serde_json::json!({ "email": "a@example.com", "groups": ["x", "y"] }),
+        );
+        let headers = mapping().for_principal(&principal, Some(&bearer)).unwrap();
+        let shown: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
+            .collect();
+        assert_eq!(
+            shown,
+            [
+                ("x-keygate-subject", "alice"),
+                ("x-keygate-method", "jwt"),
+                ("x-user-email", "a@example.com"),
+                ("x-user-groups", r#"["x","y"]"#),
+                ("authorization", "Bearer eyJ.x.y"),
+            ]
+        );
+        let api_key = Principal::ApiKey {
+            class: auth_core::policy::RouteClass::Consumption,
+            key_id: auth_core::apikey::KeyId::of_stored("s"),
+        };
+        let headers = mapping().for_principal(&api_key, Some(&bearer)).unwrap();
+        assert_eq!(headers.len(), 4, "no JWT to forward: {headers:?}");
+        assert!(headers.iter().all(|(n, _)| n != AUTHORIZATION));
+        assert_eq!(headers[2].1, "");
+    }
+
+    #[test]
+    fn values_a_header_cannot_carry_are_refused() {
+        assert!(
+            mapping()
+                .for_principal(&jwt("a\r\nb", serde_json::json!({})), None)
+                .is_err()
+        );
+        assert!(
+            mapping()
+                .for_principal(&jwt(" admin", serde_json::json!({})), None)
+                .is_err()
+        );
+        let hostile = jwt("alice", serde_json::json!({ "email": "a@b\nX-Admin: 1" }));
+        assert!(mapping().for_principal(&hostile, None).is_err());
+        let fine = jwt("josé", serde_json::json!({}));
+        let headers = mapping().for_principal(&fine, None).unwrap();
+        assert_eq!(headers[0].1.as_bytes(), "josé".as_bytes());
+    }
+}
