@@ -7,35 +7,75 @@ use crate::util::{cargo, flag_value, has_program, run};
 /// Proptest cases per property in CI: enough to find shallow bugs in a couple of seconds.
 const DEFAULT_PROPTEST_CASES: u32 = 256;
 
+/// The real components integration tests start; without them those tests are skipped (and
+/// reported here), unless [`REQUIRE_COMPONENTS`] is set, as `ci` does.
+const COMPONENTS: [&str; 2] = ["nginx", "caddy"];
+
+/// The variable the tests read (crates/cli/tests/support): set, a missing component fails them.
+const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
+
 /// Unit, integration, property and doc tests of the whole workspace. Benches are compiled by
 /// clippy in `ci` and run by `cargo xtask bench`, not here.
 pub(crate) fn test(args: &[String]) -> Result<()> {
+    run_tests(args, Components::SkipMissing)
+}
+
+/// What the tests do when a real component is not installed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Components {
+    SkipMissing,
+    Required,
+}
+
+fn run_tests(args: &[String], components: Components) -> Result<()> {
+    let missing: Vec<&str> = COMPONENTS
+        .into_iter()
+        .filter(|program| !has_component(program))
+        .collect();
     let cases = match flag_value(args, "--cases") {
         Some(n) => n.parse::<u32>().context("--cases takes a whole number")?,
         None => DEFAULT_PROPTEST_CASES,
     };
     let cases = cases.to_string();
+    let test_cargo = || {
+        let mut cmd = cargo();
+        cmd.env("PROPTEST_CASES", &cases);
+        if components == Components::Required {
+            cmd.env(REQUIRE_COMPONENTS, "1");
+        }
+        cmd
+    };
     if has_program("cargo-nextest", &["nextest", "--version"]) {
-        run(cargo()
-            .args([
-                "nextest",
-                "run",
-                "--workspace",
-                "--lib",
-                "--bins",
-                "--tests",
-                "--no-fail-fast",
-            ])
-            .env("PROPTEST_CASES", &cases))?;
+        run(test_cargo().args([
+            "nextest",
+            "run",
+            "--workspace",
+            "--lib",
+            "--bins",
+            "--tests",
+            "--no-fail-fast",
+        ]))?;
     } else {
-        run(cargo()
-            .args(["test", "--workspace", "--lib", "--bins", "--tests"])
-            .env("PROPTEST_CASES", &cases))?;
+        run(test_cargo().args(["test", "--workspace", "--lib", "--bins", "--tests"]))?;
     }
     // nextest does not run doc tests; cargo test does them separately either way.
-    run(cargo()
-        .args(["test", "--workspace", "--doc"])
-        .env("PROPTEST_CASES", &cases))
+    run(test_cargo().args(["test", "--workspace", "--doc"]))?;
+    if !missing.is_empty() {
+        eprintln!(
+            "note: the tests that start {} were skipped: not installed (`apt-get install {}`; .ci/run installs them)",
+            missing.join(" and "),
+            missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// Whether `program` is on `PATH` or in the sbin directories Debian installs daemons to.
+fn has_component(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .any(|dir| dir.join(program).is_file())
 }
 
 /// Everything CI checks, in order of cost.
@@ -59,6 +99,7 @@ pub(crate) fn ci(args: &[String]) -> Result<()> {
         "-D",
         "warnings",
     ]))?;
-    test(args)?;
+    // CI installs every component (.ci/run): a missing one is a failure there, not a skip.
+    run_tests(args, Components::Required)?;
     crate::fuzz::smoke()
 }

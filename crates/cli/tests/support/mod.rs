@@ -188,3 +188,28 @@ pub(crate) fn serve(dir: &std::path::Path) -> Command {
         .args(["serve", "--listen", "127.0.0.1:0"]);
     cmd
 }
+
+/// Set by `cargo xtask ci` (and so by `.ci/run`, which installs every component first): a missing
+/// component fails the test instead of skipping it.
+pub(crate) const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
+
+/// The path of a real component a test starts (`nginx`, `caddy`), searched on `PATH` and in the
+/// sbin directories Debian installs daemons to. When it is missing the test is skipped with a note
+/// on stderr, unless [`REQUIRE_COMPONENTS`] is set, which makes it fail.
+pub(crate) fn component(program: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file());
+    if found.is_none() {
+        assert!(
+            std::env::var_os(REQUIRE_COMPONENTS).is_none(),
+            "{program} is required ({REQUIRE_COMPONENTS} is set) but not installed: apt-get install {program}"
+        );
+        eprintln!(
+            "SKIPPED: {program} is not installed (apt-get install {program}; .ci/run installs it)"
+        );
+    }
+    found
+}
