@@ -102,8 +102,8 @@ pub(crate) enum JwtCommand {
         /// Directory to write into (created if missing).
         #[arg(long)]
         out: PathBuf,
-        /// Signature algorithm of the key.
-        #[arg(long, value_enum, default_value_t = Alg::Rs256)]
+        /// Signature algorithm of the key (any letter case).
+        #[arg(long, value_enum, ignore_case = true, default_value_t = Alg::Rs256)]
         alg: Alg,
         /// Overwrite existing files.
         #[arg(long)]

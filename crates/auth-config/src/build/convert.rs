@@ -487,6 +487,7 @@ impl Builder<'_> {
             return Ok(rules);
         };
         let mut origin = Origin::Default;
+        let mut configured: Vec<String> = Vec::with_capacity(routes.len());
         for route in routes {
             let name = format!("{}[{}]", SERVER_ROUTES.path(), route.index);
             let (class_name, class_origin) = route.class;
@@ -511,6 +512,15 @@ impl Builder<'_> {
                     problem: prefix_problem(error),
                 }
             })?;
+            // Two rules for one prefix (also `/x` and `/x/`): one of them is a mistake.
+            if configured.iter().any(|seen| seen == rule.prefix()) {
+                return Err(ConfigError::InvalidValue {
+                    setting: format!("{name}.prefix"),
+                    origin: prefix_origin,
+                    problem: "an earlier [[server.routes]] entry has the same prefix",
+                });
+            }
+            configured.push(rule.prefix().to_owned());
             rules.insert(rule);
             origin = prefix_origin;
         }

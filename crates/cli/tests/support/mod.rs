@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 pub(crate) mod net;
+pub(crate) mod proxies;
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
