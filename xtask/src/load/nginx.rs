@@ -160,6 +160,13 @@ impl Nginx {
     }
 }
 
+impl Nginx {
+    /// The master process (its workers are its children).
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
 impl Drop for Nginx {
     fn drop(&mut self) {
         process::stop(&mut self.child, Duration::from_secs(5));

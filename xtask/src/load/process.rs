@@ -195,6 +195,19 @@ impl Cpu {
 
 /// CPU ticks of this process (with its waited-for children) and of its live descendants.
 fn own_tree_ticks() -> u64 {
+    tree_ticks(std::process::id())
+}
+
+/// CPU time used so far by `root` (with its waited-for children) and its live descendants
+/// (nginx's workers are its master's children).
+pub(super) fn tree_cpu(root: u32) -> Duration {
+    let ticks_per_second = rustix::param::clock_ticks_per_second().max(1);
+    let ticks = tree_ticks(root);
+    Duration::from_secs(ticks / ticks_per_second)
+        + Duration::from_nanos((ticks % ticks_per_second) * 1_000_000_000 / ticks_per_second)
+}
+
+fn tree_ticks(root: u32) -> u64 {
     let mut processes = Vec::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -210,7 +223,7 @@ fn own_tree_ticks() -> u64 {
             }
         }
     }
-    let mut tree = vec![std::process::id()];
+    let mut tree = vec![root];
     let mut grew = true;
     while grew {
         grew = false;

@@ -9,6 +9,7 @@ use anyhow::Result;
 
 use super::Env;
 use super::gateway::Gateway;
+use super::process;
 use super::report::{self, Summary, Table};
 use super::wrk::{self, WrkResult};
 
@@ -51,6 +52,16 @@ impl Target {
         }
     }
 
+    /// The process (tree) whose CPU time serving this target is counted: the upstream's own
+    /// work is not part of a proxy's.
+    fn server_pid(self, env: &Env, gateway: &Gateway) -> u32 {
+        match self {
+            Target::Upstream => env.upstream.pid(),
+            Target::Proxy => env.proxy.pid(),
+            Target::Public | Target::ApiKey | Target::Jwt => gateway.pid(),
+        }
+    }
+
     fn url_and_token<'a>(self, env: &'a Env, gateway: &Gateway) -> (String, Option<&'a str>) {
         match self {
             Target::Upstream => (format!("http://{}/hello", env.upstream.addr), None),
@@ -62,18 +73,45 @@ impl Target {
     }
 }
 
+/// One wrk run and the server's CPU time during it.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wrk: WrkResult,
+    cpu: Duration,
+}
+
+impl Run {
+    /// Server CPU time per request, in µs.
+    fn cpu_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / super::generator::count_f64(self.wrk.requests.max(1))
+    }
+}
+
 /// Every round's wrk result per target.
 #[derive(Debug, Default)]
 pub(super) struct Speed {
-    runs: Vec<(Target, WrkResult)>,
+    runs: Vec<(Target, Run)>,
 }
 
 impl Speed {
     fn of(&self, target: Target) -> impl Iterator<Item = &WrkResult> {
+        self.runs_of(target).map(|r| &r.wrk)
+    }
+
+    fn runs_of(&self, target: Target) -> impl Iterator<Item = &Run> {
         self.runs
             .iter()
             .filter(move |(t, _)| *t == target)
             .map(|(_, r)| r)
+    }
+
+    fn median_cpu(&self, target: Target) -> f64 {
+        report::median(
+            &self
+                .runs_of(target)
+                .map(Run::cpu_per_request)
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn median_rate(&self, target: Target) -> f64 {
@@ -104,15 +142,22 @@ pub(super) fn measure(
     for round in 1..=rounds {
         for target in Target::ALL {
             let (url, token) = target.url_and_token(env, gateway);
+            let server = target.server_pid(env, gateway);
+            let cpu_before = process::tree_cpu(server);
             let result = wrk::run(&url, token, phase)?;
+            let run = Run {
+                wrk: result,
+                cpu: process::tree_cpu(server).saturating_sub(cpu_before),
+            };
             eprintln!(
-                "  round {round}/{rounds} {:<16} {:>8} req/s  p50 {:>9}  p99 {:>9}",
+                "  round {round}/{rounds} {:<16} {:>8} req/s  p50 {:>9}  p99 {:>9}  {:>5.1} µs CPU/req",
                 target.short(),
                 report::rate(result.rate),
                 report::latency(result.p50),
-                report::latency(result.p99)
+                report::latency(result.p99),
+                run.cpu_per_request()
             );
-            speed.runs.push((target, result));
+            speed.runs.push((target, run));
         }
         gateway.check_alive()?;
     }
@@ -126,6 +171,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         ">req/s (median)",
         ">p50",
         ">p99",
+        ">server CPU per request",
         ">non-2xx",
         ">socket errors",
         ">req/s per round",
@@ -151,6 +197,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
             report::rate(speed.median_rate(target)),
             report::latency(speed.median_p50(target)),
             report::latency(speed.median_p99(target)),
+            format!("{:.1} µs", speed.median_cpu(target)),
             non_2xx.to_string(),
             errors.to_string(),
             runs.iter()
@@ -183,6 +230,15 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
             "≥ 0.90 (stretch ≥ 1.0)".into(),
             report::ratio(ratio),
             format!("{}{}", report::met_text(ratio >= 0.90), stretch),
+        ]);
+    }
+    for target in [Target::Public, Target::ApiKey, Target::Jwt] {
+        let ratio = report::divide(speed.median_cpu(target), speed.median_cpu(Target::Proxy));
+        goals.row(vec![
+            format!("{} ÷ nginx proxy, server CPU per request", target.short()),
+            "(for the notes: the cost, whatever else the machine runs)".into(),
+            report::ratio(ratio),
+            "–".into(),
         ]);
     }
     for target in [Target::ApiKey, Target::Jwt] {
