@@ -17,13 +17,13 @@ mod plot;
 mod summary;
 
 use std::fs;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{Context, Result, bail};
 
 use crate::util::{
-    apt_install, cargo, flag_value, has_program, run as run_command, workspace_root,
+    apt_install, cargo, flag_value, has_program, machine, run as run_command, target_dir,
+    workspace_root,
 };
 
 const DOCS_BEGIN: &str = "<!-- xtask-bench:begin -->";
@@ -167,32 +167,6 @@ fn ensure_openssl_dev() -> Result<()> {
 /// The first argument that is neither a flag nor a flag's value (a criterion filter).
 fn positional(args: &[String]) -> Option<&str> {
     crate::util::positional(args, &["--save-baseline", "--baseline"])
-}
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
-}
-
-/// CPU model, core count and compiler: the context a reader needs to compare numbers.
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|info| {
-            info.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, name)| name.trim().to_owned())
-        })
-        .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    let rustc = std::process::Command::new("rustc")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .unwrap_or_default();
-    format!("{cpu}, {cores} cores, {rustc}")
 }
 
 /// Replaces the generated section of `docs/benchmarks.md`, headings moved one level down.

@@ -5,7 +5,7 @@
 //! cargo xtask ci                               fmt --check, clippy -D warnings, test, fuzz smoke
 //! cargo xtask fuzz [TARGET] [--time SECS]      fuzz campaigns (cargo-fuzz, nightly)
 //! cargo xtask bench [--save-baseline N | --baseline N]   criterion benches + summary + plot
-//! cargo xtask load                             load test of `keygate serve` (release build)
+//! cargo xtask load [--quick] [--rounds N] [--time SECS]   load test of `keygate serve` vs nginx
 //! ```
 
 mod bench;
@@ -52,5 +52,8 @@ usage: cargo xtask <command>
   ci                                   fmt --check, clippy -D warnings, test, fuzz smoke
   fuzz [TARGET] [--time SECS]          run fuzz targets (all by default)
   bench [--save-baseline N|--baseline N]  criterion benchmarks, summary and plot
-  load                                 load test of `keygate serve` (release build)
+  load [--quick] [--rounds N] [--time SECS] [--idle-connections N]
+       [--flood-addresses N] [--flood-per-address N]
+                                       load test of `keygate serve` (release) against nginx,
+                                       with floods; writes target/load/summary.md
 ";

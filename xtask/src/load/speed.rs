@@ -1,0 +1,263 @@
+//! Part 1: the gateway's speed against the right baselines. Interleaved rounds of wrk runs
+//! (upstream alone, nginx as a plain reverse proxy, keygate on a public, a cached API-key and a
+//! cached JWT route), so a slow minute of the machine touches every target alike; the report
+//! takes the median over rounds.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::Env;
+use super::gateway::Gateway;
+use super::process;
+use super::report::{self, Summary, Table};
+use super::wrk::{self, WrkResult};
+
+/// One measured target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target {
+    Upstream,
+    Proxy,
+    Public,
+    ApiKey,
+    Jwt,
+}
+
+impl Target {
+    pub(super) const ALL: [Target; 5] = [
+        Target::Upstream,
+        Target::Proxy,
+        Target::Public,
+        Target::ApiKey,
+        Target::Jwt,
+    ];
+
+    fn label(self) -> &'static str {
+        match self {
+            Target::Upstream => "upstream alone (nginx `return 200`)",
+            Target::Proxy => "nginx reverse proxy (no auth)",
+            Target::Public => "keygate, public route (`/hello`)",
+            Target::ApiKey => "keygate, API key, cached (`/api/load`)",
+            Target::Jwt => "keygate, JWT RS256, cached (`/ingest/load`)",
+        }
+    }
+
+    fn short(self) -> &'static str {
+        match self {
+            Target::Upstream => "upstream",
+            Target::Proxy => "nginx proxy",
+            Target::Public => "keygate public",
+            Target::ApiKey => "keygate API key",
+            Target::Jwt => "keygate JWT",
+        }
+    }
+
+    /// The process (tree) whose CPU time serving this target is counted: the upstream's own
+    /// work is not part of a proxy's.
+    fn server_pid(self, env: &Env, gateway: &Gateway) -> u32 {
+        match self {
+            Target::Upstream => env.upstream.pid(),
+            Target::Proxy => env.proxy.pid(),
+            Target::Public | Target::ApiKey | Target::Jwt => gateway.pid(),
+        }
+    }
+
+    fn url_and_token<'a>(self, env: &'a Env, gateway: &Gateway) -> (String, Option<&'a str>) {
+        match self {
+            Target::Upstream => (format!("http://{}/hello", env.upstream.addr), None),
+            Target::Proxy => (format!("http://{}/hello", env.proxy.addr), None),
+            Target::Public => (gateway.url("/hello"), None),
+            Target::ApiKey => (gateway.url("/api/load"), Some(&env.creds.api_key.token)),
+            Target::Jwt => (gateway.url("/ingest/load"), Some(&env.creds.jwt)),
+        }
+    }
+}
+
+/// One wrk run and the server's CPU time during it.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    wrk: WrkResult,
+    cpu: Duration,
+}
+
+impl Run {
+    /// Server CPU time per request, in µs.
+    fn cpu_per_request(&self) -> f64 {
+        self.cpu.as_secs_f64() * 1e6 / super::generator::count_f64(self.wrk.requests.max(1))
+    }
+}
+
+/// Every round's wrk result per target.
+#[derive(Debug, Default)]
+pub(super) struct Speed {
+    runs: Vec<(Target, Run)>,
+}
+
+impl Speed {
+    fn of(&self, target: Target) -> impl Iterator<Item = &WrkResult> {
+        self.runs_of(target).map(|r| &r.wrk)
+    }
+
+    fn runs_of(&self, target: Target) -> impl Iterator<Item = &Run> {
+        self.runs
+            .iter()
+            .filter(move |(t, _)| *t == target)
+            .map(|(_, r)| r)
+    }
+
+    fn median_cpu(&self, target: Target) -> f64 {
+        report::median(
+            &self
+                .runs_of(target)
+                .map(Run::cpu_per_request)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    fn median_rate(&self, target: Target) -> f64 {
+        report::median(&self.of(target).map(|r| r.rate).collect::<Vec<_>>())
+    }
+
+    fn median_p50(&self, target: Target) -> Duration {
+        report::median_duration(&self.of(target).map(|r| r.p50).collect::<Vec<_>>())
+    }
+
+    fn median_p99(&self, target: Target) -> Duration {
+        report::median_duration(&self.of(target).map(|r| r.p99).collect::<Vec<_>>())
+    }
+}
+
+/// Runs the rounds against `gateway` (after a one-second warm-up of each target).
+pub(super) fn measure(
+    env: &Env,
+    gateway: &mut Gateway,
+    rounds: usize,
+    phase: Duration,
+) -> Result<Speed> {
+    for target in Target::ALL {
+        let (url, token) = target.url_and_token(env, gateway);
+        wrk::run(&url, token, Duration::from_secs(1))?;
+    }
+    let mut speed = Speed::default();
+    for round in 1..=rounds {
+        for target in Target::ALL {
+            let (url, token) = target.url_and_token(env, gateway);
+            let server = target.server_pid(env, gateway);
+            let cpu_before = process::tree_cpu(server);
+            let result = wrk::run(&url, token, phase)?;
+            let run = Run {
+                wrk: result,
+                cpu: process::tree_cpu(server).saturating_sub(cpu_before),
+            };
+            eprintln!(
+                "  round {round}/{rounds} {:<16} {:>8} req/s  p50 {:>9}  p99 {:>9}  {:>5.1} µs CPU/req",
+                target.short(),
+                report::rate(result.rate),
+                report::latency(result.p50),
+                report::latency(result.p99),
+                run.cpu_per_request()
+            );
+            speed.runs.push((target, run));
+        }
+        gateway.check_alive()?;
+    }
+    Ok(speed)
+}
+
+/// The tables of part 1; sanity problems go to `problems`.
+pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<String>) {
+    let mut table = Table::new(&[
+        "target",
+        ">req/s (median)",
+        ">p50",
+        ">p99",
+        ">server CPU per request",
+        ">non-2xx",
+        ">socket errors",
+        ">req/s per round",
+    ]);
+    for target in Target::ALL {
+        let runs: Vec<&WrkResult> = speed.of(target).collect();
+        let non_2xx: u64 = runs.iter().map(|r| r.non_2xx).sum();
+        let errors: u64 = runs.iter().map(|r| r.socket_errors).sum();
+        if runs.iter().any(|r| r.requests == 0) {
+            problems.push(format!(
+                "{}: a wrk run completed no request",
+                target.short()
+            ));
+        }
+        if non_2xx > 0 || errors > 0 {
+            problems.push(format!(
+                "{}: {non_2xx} non-2xx responses and {errors} socket errors (valid traffic must all succeed)",
+                target.short()
+            ));
+        }
+        table.row(vec![
+            target.label().to_owned(),
+            report::rate(speed.median_rate(target)),
+            report::latency(speed.median_p50(target)),
+            report::latency(speed.median_p99(target)),
+            format!("{:.1} µs", speed.median_cpu(target)),
+            non_2xx.to_string(),
+            errors.to_string(),
+            runs.iter()
+                .map(|r| report::rate(r.rate))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ]);
+    }
+    summary.table(&table);
+
+    let rate = |t| speed.median_rate(t);
+    let p99 = |t| speed.median_p99(t).as_secs_f64();
+    let mut goals = Table::new(&["measure", "goal", ">measured", "met"]);
+    let upstream_ratio = report::divide(rate(Target::Upstream), rate(Target::Public));
+    goals.row(vec![
+        "upstream ÷ keygate public, req/s (is the upstream fast enough?)".into(),
+        "≥ 2 for a valid measurement".into(),
+        report::ratio(upstream_ratio),
+        report::met_text(upstream_ratio >= 2.0),
+    ]);
+    for target in [Target::Public, Target::ApiKey, Target::Jwt] {
+        let ratio = report::divide(rate(target), rate(Target::Proxy));
+        let stretch = if ratio >= 1.0 {
+            "; stretch met"
+        } else {
+            "; stretch not met"
+        };
+        goals.row(vec![
+            format!("{} ÷ nginx proxy, req/s", target.short()),
+            "≥ 0.90 (stretch ≥ 1.0)".into(),
+            report::ratio(ratio),
+            format!("{}{}", report::met_text(ratio >= 0.90), stretch),
+        ]);
+    }
+    for target in [Target::Public, Target::ApiKey, Target::Jwt] {
+        let ratio = report::divide(speed.median_cpu(target), speed.median_cpu(Target::Proxy));
+        goals.row(vec![
+            format!("{} ÷ nginx proxy, server CPU per request", target.short()),
+            "(for the notes: the cost, whatever else the machine runs)".into(),
+            report::ratio(ratio),
+            "–".into(),
+        ]);
+    }
+    for target in [Target::ApiKey, Target::Jwt] {
+        let ratio = report::divide(rate(target), rate(Target::Public));
+        goals.row(vec![
+            format!("{} ÷ keygate public, req/s", target.short()),
+            "≥ 0.95".into(),
+            report::ratio(ratio),
+            report::met_text(ratio >= 0.95),
+        ]);
+    }
+    for target in [Target::Public, Target::ApiKey, Target::Jwt] {
+        let ratio = report::divide(p99(target), p99(Target::Proxy));
+        goals.row(vec![
+            format!("{} p99 ÷ nginx proxy p99", target.short()),
+            "≤ 1.5".into(),
+            report::ratio(ratio),
+            report::met_text(ratio <= 1.5),
+        ]);
+    }
+    summary.table(&goals);
+}
