@@ -22,6 +22,7 @@ use anyhow::{Context, Result, bail};
 use super::credentials::PROJECT_ID;
 use super::gateway::Gateway;
 use super::generator::{self, Counts, Flood, MakeRequest, Rng, Timed};
+use super::process::Cpu;
 use super::report::{self, Summary, Table};
 use super::wrk::{self, WrkResult};
 use super::{Env, http};
@@ -30,6 +31,8 @@ use super::{Env, http};
 pub(super) const FLOODER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 /// The flood's connections.
 pub(super) const FLOOD_CONNECTIONS: usize = 32;
+/// Between two legitimate token requests: 50 of them span a second of the flood.
+const TOKEN_PAUSE: Duration = Duration::from_millis(20);
 /// The flood runs this long before a measurement starts.
 const FLOOD_WARM_UP: Duration = Duration::from_millis(500);
 
@@ -87,14 +90,17 @@ pub(super) fn budgets(
     let max_time = phase + Duration::from_secs(10);
     let mut budgets = Budgets::default();
     for round in 1..=rounds {
+        let machine = Cpu::now();
         let alone = wrk::run(&url, token, phase)?;
-        progress(round, rounds, "(a) alone", &alone, None);
+        progress(round, rounds, "(a) alone", &alone, None, &machine);
         budgets.alone.push(alone);
+        let machine = Cpu::now();
         let same = beside_flood(main.addr, &bad_tokens(main.addr), max_time, || {
             wrk::run(&url, token, phase)
         })?;
-        progress(round, rounds, "(b) same", &same.0, Some(&same.1));
+        progress(round, rounds, "(b) same", &same.0, Some(&same.1), &machine);
         budgets.same.push(same);
+        let machine = Cpu::now();
         let separate = beside_flood(other.addr, &bad_tokens(other.addr), max_time, || {
             wrk::run(&url, token, phase)
         })?;
@@ -104,6 +110,7 @@ pub(super) fn budgets(
             "(c) separate",
             &separate.0,
             Some(&separate.1),
+            &machine,
         );
         budgets.separate.push(separate);
         main.check_alive()?;
@@ -112,7 +119,15 @@ pub(super) fn budgets(
     Ok(budgets)
 }
 
-fn progress(round: usize, rounds: usize, name: &str, valid: &WrkResult, flood: Option<&Counts>) {
+fn progress(
+    round: usize,
+    rounds: usize,
+    name: &str,
+    valid: &WrkResult,
+    flood: Option<&Counts>,
+    machine: &Cpu,
+) {
+    let others = Cpu::now().others_since(machine).0;
     let flood = flood.map_or(String::new(), |f| {
         format!(
             "  flood {} req/s ({})",
@@ -121,9 +136,10 @@ fn progress(round: usize, rounds: usize, name: &str, valid: &WrkResult, flood: O
         )
     });
     eprintln!(
-        "  round {round}/{rounds} {name:<13} valid {:>8} req/s  p99 {:>9}{flood}",
+        "  round {round}/{rounds} {name:<13} valid {:>8} req/s  p99 {:>9}  others {:>3.0} %{flood}",
         report::rate(valid.rate),
-        report::latency(valid.p99)
+        report::latency(valid.p99),
+        others * 100.0
     );
 }
 
@@ -265,12 +281,13 @@ pub(super) fn first_use(env: &Env, gateway: &mut Gateway, probes: usize) -> Resu
     };
     let unloaded_requests = requests(&unloaded_keys)?;
     let loaded_requests = requests(&loaded_keys)?;
-    let unloaded = generator::sequential(gateway.addr, env.client, &unloaded_requests)?;
+    let unloaded =
+        generator::sequential(gateway.addr, env.client, &unloaded_requests, Duration::ZERO)?;
     let (loaded, flood) = beside_flood(
         gateway.addr,
         &bad_tokens(gateway.addr),
         Duration::from_secs(120),
-        || generator::sequential(gateway.addr, env.client, &loaded_requests),
+        || generator::sequential(gateway.addr, env.client, &loaded_requests, Duration::ZERO),
     )?;
     gateway.check_alive()?;
     Ok(FirstUse {
@@ -376,19 +393,24 @@ pub(super) fn token(env: &Env, requests: usize) -> Result<Token> {
     let legit = http::token_request(addr, PROJECT_ID, &env.creds.project_key.token);
     // The first request pays the project key's PBKDF2; later ones are cached, as for a client
     // that asks again before its token expires.
-    let warm = generator::sequential(addr, env.client, std::slice::from_ref(&legit))?;
+    let warm = generator::sequential(
+        addr,
+        env.client,
+        std::slice::from_ref(&legit),
+        Duration::ZERO,
+    )?;
     if warm.first().is_none_or(|t| t.status != 200) {
         bail!("POST /auth/token with the project's key was refused");
     }
     let batch = vec![legit; requests];
-    let unloaded = generator::sequential(addr, env.client, &batch)?;
+    let unloaded = generator::sequential(addr, env.client, &batch, TOKEN_PAUSE)?;
     // One wrong key for the same project, replayed: a well-formed `moose` key that matches
     // nothing.
     let wrong_key = generator::moose_shaped(&mut Rng::seeded(7));
     let wrong = http::token_request(addr, PROJECT_ID, &wrong_key);
     let replay: MakeRequest = Arc::new(move |_: &mut Rng| wrong.clone());
     let (loaded, flood) = beside_flood(addr, &replay, Duration::from_secs(120), || {
-        generator::sequential(addr, env.client, &batch)
+        generator::sequential(addr, env.client, &batch, TOKEN_PAUSE)
     })?;
     gateway.check_alive()?;
     Ok(Token {
@@ -411,7 +433,7 @@ pub(super) fn report_token(t: &Token, summary: &mut Summary, problems: &mut Vec<
             .unwrap_or_default()
     };
     let mut table = Table::new(&[
-        "legitimate `POST /auth/token` from 127.0.0.1 (sequential, keep-alive)",
+        "legitimate `POST /auth/token` from 127.0.0.1 (one every 20 ms, keep-alive)",
         ">requests",
         ">median",
         ">p90",

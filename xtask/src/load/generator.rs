@@ -275,16 +275,20 @@ pub(super) struct Timed {
 }
 
 /// Sends `requests` one after the other on one keep-alive connection from `source` (reopened
-/// when the server closes it) and times each, connection set-up excluded.
+/// when the server closes it), `pause` apart, and times each, connection set-up excluded.
 pub(super) fn sequential(
     target: SocketAddr,
     source: IpAddr,
     requests: &[Vec<u8>],
+    pause: Duration,
 ) -> Result<Vec<Timed>> {
     runtime()?.block_on(async {
         let mut conn: Option<Conn> = None;
         let mut timed = Vec::with_capacity(requests.len());
-        for request in requests {
+        for (i, request) in requests.iter().enumerate() {
+            if i > 0 && !pause.is_zero() {
+                tokio::time::sleep(pause).await;
+            }
             let mut open = match conn.take() {
                 Some(open) => open,
                 None => Conn::open(source, target).await?,

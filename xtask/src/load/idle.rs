@@ -51,7 +51,12 @@ pub(super) fn measure(env: &Env, connections: usize, own_limit: u64) -> Result<I
     )?;
     let request = http::get("/api/idle", gateway.addr, Some(&env.creds.api_key.token));
     // The key's verification is cached and one upstream connection pooled before measuring.
-    generator::sequential(gateway.addr, env.client, std::slice::from_ref(&request))?;
+    generator::sequential(
+        gateway.addr,
+        env.client,
+        std::slice::from_ref(&request),
+        Duration::ZERO,
+    )?;
     std::thread::sleep(Duration::from_millis(500));
     let before = gateway.memory()?;
     let open_file_limit = process::open_file_limit(gateway.pid())?;

@@ -78,6 +78,8 @@ impl Target {
 struct Run {
     wrk: WrkResult,
     cpu: Duration,
+    /// Share of the machine's CPU used by processes outside this run meanwhile.
+    others: f64,
 }
 
 impl Run {
@@ -144,18 +146,21 @@ pub(super) fn measure(
             let (url, token) = target.url_and_token(env, gateway);
             let server = target.server_pid(env, gateway);
             let cpu_before = process::tree_cpu(server);
+            let machine_before = process::Cpu::now();
             let result = wrk::run(&url, token, phase)?;
             let run = Run {
                 wrk: result,
                 cpu: process::tree_cpu(server).saturating_sub(cpu_before),
+                others: process::Cpu::now().others_since(&machine_before).0,
             };
             eprintln!(
-                "  round {round}/{rounds} {:<16} {:>8} req/s  p50 {:>9}  p99 {:>9}  {:>5.1} µs CPU/req",
+                "  round {round}/{rounds} {:<16} {:>8} req/s  p50 {:>9}  p99 {:>9}  {:>5.1} µs CPU/req  others {:>3.0} %",
                 target.short(),
                 report::rate(result.rate),
                 report::latency(result.p50),
                 report::latency(result.p99),
-                run.cpu_per_request()
+                run.cpu_per_request(),
+                run.others * 100.0
             );
             speed.runs.push((target, run));
         }
@@ -175,6 +180,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         ">non-2xx",
         ">socket errors",
         ">req/s per round",
+        ">others' CPU per round",
     ]);
     for target in Target::ALL {
         let runs: Vec<&WrkResult> = speed.of(target).collect();
@@ -202,6 +208,11 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
             errors.to_string(),
             runs.iter()
                 .map(|r| report::rate(r.rate))
+                .collect::<Vec<_>>()
+                .join(", "),
+            speed
+                .runs_of(target)
+                .map(|r| format!("{:.0} %", r.others * 100.0))
                 .collect::<Vec<_>>()
                 .join(", "),
         ]);
