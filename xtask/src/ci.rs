@@ -11,8 +11,9 @@ const DEFAULT_PROPTEST_CASES: u32 = 256;
 /// reported here), unless [`REQUIRE_COMPONENTS`] is set, as `ci` does.
 const COMPONENTS: [&str; 2] = ["nginx", "caddy"];
 
-/// The variable the tests read (crates/cli/tests/support): set, a missing component fails them.
-const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
+/// The variable the tests read (crates/cli/tests/support, clients/browser/test): set, a missing
+/// component fails them.
+pub(crate) const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
 
 /// Unit, integration, property and doc tests of the whole workspace. Benches are compiled by
 /// clippy in `ci` and run by `cargo xtask bench`, not here.
@@ -22,7 +23,7 @@ pub(crate) fn test(args: &[String]) -> Result<()> {
 
 /// What the tests do when a real component is not installed.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Components {
+pub(crate) enum Components {
     SkipMissing,
     Required,
 }
@@ -60,6 +61,8 @@ fn run_tests(args: &[String], components: Components) -> Result<()> {
     }
     // nextest does not run doc tests; cargo test does them separately either way.
     run(test_cargo().args(["test", "--workspace", "--doc"]))?;
+    // The browser client: node's test runner, then headless Chromium against `keygate serve`.
+    crate::browser::test(components)?;
     if !missing.is_empty() {
         eprintln!(
             "note: the tests that start {} were skipped: not installed (`apt-get install {}`; .ci/run installs them)",

@@ -3,12 +3,14 @@
 //! ```text
 //! cargo xtask test [--cases N]                 unit, integration, doc and property tests
 //! cargo xtask ci                               fmt --check, clippy -D warnings, test, fuzz smoke
+//! cargo xtask browser [--require-components]   only the browser client's tests (also part of test)
 //! cargo xtask fuzz [TARGET] [--time SECS]      fuzz campaigns (cargo-fuzz, nightly)
 //! cargo xtask bench [--save-baseline N | --baseline N]   criterion benches + summary + plot
 //! cargo xtask load [--quick] [--rounds N] [--time SECS]   load test of `keygate serve` vs nginx
 //! ```
 
 mod bench;
+mod browser;
 mod ci;
 mod fuzz;
 mod load;
@@ -34,6 +36,11 @@ fn run() -> Result<()> {
     match command {
         "test" => ci::test(rest),
         "ci" => ci::ci(rest),
+        "browser" => browser::test(if rest.iter().any(|a| a == "--require-components") {
+            ci::Components::Required
+        } else {
+            ci::Components::SkipMissing
+        }),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "load" => load::run(rest),
@@ -50,6 +57,7 @@ usage: cargo xtask <command>
 
   test [--cases N]                     unit, integration, doc and property tests (N proptest cases)
   ci                                   fmt --check, clippy -D warnings, test, fuzz smoke
+  browser [--require-components]       only the browser client's tests (node, headless Chromium)
   fuzz [TARGET] [--time SECS]          run fuzz targets (all by default)
   bench [--save-baseline N|--baseline N]  criterion benchmarks, summary and plot
   load [--quick] [--rounds N] [--time SECS] [--idle-connections N]
