@@ -36,6 +36,9 @@ pub enum PathError {
     /// A raw `\`: some upstreams read it as `/`.
     #[error("the path contains a backslash")]
     Backslash,
+    /// A raw `?` or `#`: they end the path, so a "path" holding one is a target read twice.
+    #[error("the path contains a raw '?' or '#' (a query or fragment follows the path)")]
+    QueryInPath,
     /// A control character, raw or percent-encoded (`%00`–`%1F`, `%7F`).
     #[error("the path contains a control character")]
     ControlCharacter,
@@ -129,6 +132,7 @@ fn decode_unreserved(path: &str) -> Result<Cow<'_, str>, PathError> {
 fn check_raw(byte: u8) -> Result<(), PathError> {
     match byte {
         b'\\' => Err(PathError::Backslash),
+        b'?' | b'#' => Err(PathError::QueryInPath),
         0x00..=0x1F | 0x7F => Err(PathError::ControlCharacter),
         _ => Ok(()),
     }
@@ -273,6 +277,8 @@ mod tests {
             ("/api%5cx", PathError::EncodedSeparator),
             ("/api%3Bx/y", PathError::EncodedSemicolon),
             ("/api\\x", PathError::Backslash),
+            ("/api?jsessionid=1;", PathError::QueryInPath),
+            ("/api#x", PathError::QueryInPath),
             ("/api%00", PathError::ControlCharacter),
             ("/api%0d%0a", PathError::ControlCharacter),
             ("/api\u{7f}", PathError::ControlCharacter),
