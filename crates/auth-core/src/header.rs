@@ -8,6 +8,20 @@
 //! The parser works on raw bytes so that non-UTF-8 header values are classified, not rejected
 //! by a conversion step before the grammar sees them.
 
+/// Hop-by-hop headers (RFC 9110 §7.6.1): meaningful for one connection only, so a proxy never
+/// forwards them and no claim may be mapped to them.
+pub const HOP_BY_HOP_HEADERS: [&str; 9] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
 use std::fmt;
 
 /// Default cap on the size of the `Authorization` header *and* of the bearer token (API key or

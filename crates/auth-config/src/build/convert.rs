@@ -37,20 +37,9 @@ use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
 use crate::{ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
 
-/// Headers keygate sets or removes for the upstream itself; no claim may be mapped to them.
-const RESERVED_HEADERS: [&str; 11] = [
-    "authorization",
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+/// Headers keygate sets or removes for the upstream itself (besides the hop-by-hop ones); no
+/// claim may be mapped to them.
+const RESERVED_HEADERS: [&str; 2] = ["authorization", "host"];
 
 /// A PEM as written: literal `\n` sequences (how PEMs often travel in `.env` files) become line
 /// breaks when the value has no real ones.
@@ -616,7 +605,8 @@ impl Builder<'_> {
             };
             let header = http::HeaderName::from_bytes(name.trim().as_bytes())
                 .map_err(|_| invalid("must be a header name such as X-User-Email"))?;
-            if RESERVED_HEADERS.contains(&header.as_str())
+            if (RESERVED_HEADERS.contains(&header.as_str())
+                || auth_core::header::HOP_BY_HOP_HEADERS.contains(&header.as_str()))
                 || header.as_str().starts_with("x-keygate-")
             {
                 return Err(invalid(

@@ -22,19 +22,6 @@ use server_middleware::{AuthHandle, IdentityHeaders, denial_response, error_resp
 
 use crate::serve::idle::{IdleBody, Watch};
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) are meaningful for one connection only.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
 /// How the upstream is reached and how long it may take.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct UpstreamLimits {
@@ -320,7 +307,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in HOP_BY_HOP {
+    for name in auth_core::header::HOP_BY_HOP_HEADERS {
         headers.remove(name);
     }
 }
