@@ -7,6 +7,12 @@
 //! overlaps, plus the current window's). The counters live in a bounded cache
 //! ([`BudgetSettings::max_tracked`]): under millions of keys the least useful are evicted, so
 //! memory stays bounded, and an evicted key only starts its count afresh.
+//!
+//! Work is charged *before* it runs ([`FailureBudget::reserve`]): concurrent requests from one
+//! key each see the others' reservations, so a burst cannot overshoot the budget by its
+//! concurrency, and the charge is the number of key derivations the work may cost, not one per
+//! request. [`Reservation::settle`] then replaces the reservation with the failures that really
+//! happened.
 
 use std::fmt;
 use std::hash::Hash;
@@ -23,6 +29,10 @@ pub struct BudgetSettings {
     pub failures: u32,
     /// Keys tracked at most.
     pub max_tracked: u64,
+    /// How long a refused request is held before its 429 is sent: a flooding client's
+    /// connections then carry one request per delay, so its flood costs the server almost
+    /// nothing while everyone else is served.
+    pub refusal_delay: Duration,
 }
 
 impl BudgetSettings {
@@ -34,6 +44,8 @@ impl BudgetSettings {
     pub const DEFAULT_FAILURES_PER_PROJECT: u32 = 30;
     /// Default bound of tracked keys.
     pub const DEFAULT_MAX_TRACKED: u64 = 100_000;
+    /// Default hold before an over-budget refusal is answered.
+    pub const DEFAULT_REFUSAL_DELAY: Duration = Duration::from_secs(1);
 
     /// The default per-client budget.
     #[must_use]
@@ -42,6 +54,7 @@ impl BudgetSettings {
             window: Self::DEFAULT_WINDOW,
             failures: Self::DEFAULT_FAILURES_PER_CLIENT,
             max_tracked: Self::DEFAULT_MAX_TRACKED,
+            refusal_delay: Self::DEFAULT_REFUSAL_DELAY,
         }
     }
 
@@ -95,6 +108,57 @@ pub struct BudgetSnapshot {
     pub refused: u64,
 }
 
+/// Failures charged ahead of work; [`Reservation::settle`] replaces them with the real count.
+/// Dropped unsettled (the request was abandoned while its work ran), the charge stands.
+#[must_use = "settle it with the failures the work caused"]
+pub struct Reservation<'a, K> {
+    budget: &'a FailureBudget<K>,
+    window: Arc<Mutex<Window>>,
+    /// The window the cost was charged to.
+    index: u64,
+    cost: u32,
+    settled: bool,
+}
+
+impl<K> fmt::Debug for Reservation<'_, K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reservation")
+            .field("cost", &self.cost)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K> Reservation<'_, K> {
+    /// The work is done and caused `failures` failures (0 when it succeeded, or did not run):
+    /// they replace the reserved cost.
+    pub fn settle(mut self, failures: u32) {
+        self.settled = true;
+        let mut counts = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+        // The charge sits in whichever bucket its window has become since.
+        let bucket = match counts.index.checked_sub(self.index) {
+            Some(0) => Some(&mut counts.current),
+            Some(1) => Some(&mut counts.previous),
+            _ => None,
+        };
+        if let Some(count) = bucket {
+            *count = count.saturating_sub(self.cost).saturating_add(failures);
+        }
+        self.budget
+            .recorded
+            .fetch_add(u64::from(failures), Ordering::Relaxed);
+    }
+}
+
+impl<K> Drop for Reservation<'_, K> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.budget
+                .recorded
+                .fetch_add(u64::from(self.cost), Ordering::Relaxed);
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Window {
     /// Index of the current window (time since the budget's origin / window).
@@ -131,27 +195,14 @@ where
         &self.settings
     }
 
-    /// Whether `key` may cost another uncached verification now.
+    /// Charges `cost` failures to `key` for work about to run that may fail that often (the
+    /// key derivations it may cost), if `key` is still under its budget — counting the
+    /// reservations of work still running.
     ///
     /// # Errors
-    /// [`OverBudget`] when its failures in the window have reached the budget (counted as a
-    /// refusal).
-    pub fn check(&self, key: &K) -> Result<(), OverBudget> {
-        let Some(window) = self.counters.get(key) else {
-            return Ok(());
-        };
-        let window = window.lock().unwrap_or_else(PoisonError::into_inner);
-        match self.over(&window, Instant::now()) {
-            None => Ok(()),
-            Some(retry_after) => {
-                self.refused.fetch_add(1, Ordering::Relaxed);
-                Err(OverBudget { retry_after })
-            }
-        }
-    }
-
-    /// Counts one failure of `key`.
-    pub fn record_failure(&self, key: K) {
+    /// [`OverBudget`] when its failures and reservations in the window have reached the budget
+    /// (counted as a refusal; nothing is charged).
+    pub fn reserve(&self, key: K, cost: u32) -> Result<Reservation<'_, K>, OverBudget> {
         let now = Instant::now();
         let index = self.index(now);
         let window = self.counters.get_with(key, || {
@@ -161,10 +212,23 @@ where
                 previous: 0,
             }))
         });
-        let mut window = window.lock().unwrap_or_else(PoisonError::into_inner);
-        roll(&mut window, index);
-        window.current = window.current.saturating_add(1);
-        self.recorded.fetch_add(1, Ordering::Relaxed);
+        let charged_to = {
+            let mut counts = window.lock().unwrap_or_else(PoisonError::into_inner);
+            roll(&mut counts, index);
+            if let Some(retry_after) = self.over(&counts, now) {
+                self.refused.fetch_add(1, Ordering::Relaxed);
+                return Err(OverBudget { retry_after });
+            }
+            counts.current = counts.current.saturating_add(cost);
+            counts.index
+        };
+        Ok(Reservation {
+            budget: self,
+            window,
+            index: charged_to,
+            cost,
+            settled: false,
+        })
     }
 
     /// Counts and state, for status output.
@@ -224,10 +288,11 @@ where
 }
 
 /// Moves `window` to window `index`: the current count becomes the previous one (or both are
-/// forgotten when more than one window passed).
+/// forgotten when more than one window passed). A caller that read the clock just before
+/// another never moves the window back.
 fn roll(window: &mut Window, index: u64) {
     match index.saturating_sub(window.index) {
-        0 => {}
+        0 => return,
         1 => {
             window.previous = window.current;
             window.current = 0;
@@ -249,46 +314,91 @@ mod tests {
             window: Duration::from_millis(window_ms),
             failures,
             max_tracked: 100,
+            refusal_delay: Duration::ZERO,
         })
+    }
+
+    /// One failed verification that cost one key derivation.
+    fn fail(budget: &FailureBudget<u32>, key: u32) {
+        budget.reserve(key, 1).expect("under budget").settle(1);
     }
 
     #[test]
     fn a_key_is_refused_once_its_failures_reach_the_budget() {
         let budget = budget(3, 60_000);
-        for _ in 0..2 {
-            budget.record_failure(1);
-            assert_eq!(budget.check(&1), Ok(()));
+        for _ in 0..3 {
+            fail(&budget, 1);
         }
-        budget.record_failure(1);
-        let over = budget.check(&1).unwrap_err();
+        let over = budget.reserve(1, 1).unwrap_err();
         assert!((1..=120).contains(&over.retry_after), "{over:?}");
-        assert_eq!(budget.check(&2), Ok(()), "other keys are not affected");
+        budget
+            .reserve(2, 1)
+            .expect("other keys are not affected")
+            .settle(0);
         let snapshot = budget.snapshot();
         assert_eq!((snapshot.failures_recorded, snapshot.refused), (3, 1));
     }
 
     #[test]
+    fn work_still_running_counts_against_the_budget() {
+        let budget = budget(3, 60_000);
+        let running: Vec<_> = (0..3).map(|_| budget.reserve(1, 1).unwrap()).collect();
+        assert!(
+            budget.reserve(1, 1).is_err(),
+            "three reservations in flight fill a budget of three"
+        );
+        for reservation in running {
+            reservation.settle(0);
+        }
+        budget
+            .reserve(1, 1)
+            .expect("successes give the charge back")
+            .settle(0);
+        assert_eq!(budget.snapshot().failures_recorded, 0);
+    }
+
+    #[test]
+    fn the_charge_is_the_key_derivations_not_the_requests() {
+        let budget = budget(10, 60_000);
+        budget.reserve(1, 4).unwrap().settle(4);
+        budget.reserve(1, 4).unwrap().settle(4);
+        let running = budget.reserve(1, 4).expect("8 of 10 spent");
+        assert!(budget.reserve(1, 4).is_err(), "8 + 4 in flight reach 10");
+        running.settle(0);
+        assert_eq!(budget.snapshot().failures_recorded, 8);
+    }
+
+    #[test]
+    fn an_abandoned_reservation_stays_charged() {
+        let budget = budget(2, 60_000);
+        drop(budget.reserve(1, 2).unwrap());
+        assert!(budget.reserve(1, 1).is_err());
+        assert_eq!(budget.snapshot().failures_recorded, 2);
+    }
+
+    #[test]
     fn failures_age_out_of_the_window() {
         let budget = budget(2, 200);
-        budget.record_failure(7);
-        budget.record_failure(7);
-        assert!(budget.check(&7).is_err());
+        fail(&budget, 7);
+        fail(&budget, 7);
+        assert!(budget.reserve(7, 1).is_err());
         std::thread::sleep(Duration::from_millis(450));
-        assert_eq!(
-            budget.check(&7),
-            Ok(()),
+        assert!(
+            budget.reserve(7, 1).is_ok(),
             "two windows later nothing is left"
         );
     }
 
     #[test]
-    fn rolling_keeps_one_previous_window() {
+    fn rolling_keeps_one_previous_window_and_never_goes_back() {
         let mut window = Window {
             index: 5,
             current: 4,
             previous: 9,
         };
         roll(&mut window, 6);
+        assert_eq!((window.index, window.current, window.previous), (6, 0, 4));
+        roll(&mut window, 5);
         assert_eq!((window.index, window.current, window.previous), (6, 0, 4));
         roll(&mut window, 9);
         assert_eq!((window.index, window.current, window.previous), (9, 0, 0));
@@ -298,7 +408,7 @@ mod tests {
     fn memory_is_bounded_under_many_keys() {
         let budget = budget(1, 60_000);
         for key in 0..10_000 {
-            budget.record_failure(key);
+            fail(&budget, key);
         }
         assert!(budget.snapshot().tracked <= 100, "{:?}", budget.snapshot());
     }

@@ -100,11 +100,12 @@ pub(crate) const LIMITS_FAILURE_WINDOW: Setting = setting("limits", "failure_win
 pub(crate) const LIMITS_FAILURES_PER_CLIENT: Setting = setting("limits", "failures_per_client");
 pub(crate) const LIMITS_FAILURES_PER_PROJECT: Setting = setting("limits", "failures_per_project");
 pub(crate) const LIMITS_MAX_TRACKED: Setting = setting("limits", "max_tracked");
+pub(crate) const LIMITS_REFUSAL_DELAY: Setting = setting("limits", "refusal_delay_ms");
 pub(crate) const SERVER_MAX_AUTHORIZATION_BYTES: Setting =
     setting("server", "max_authorization_bytes");
 
 /// Every setting, in the order `explain()` lists them.
-pub(crate) const SETTINGS: [Setting; 44] = [
+pub(crate) const SETTINGS: [Setting; 45] = [
     ADMIN_API_KEY,
     INGEST_API_KEYS,
     CONSUMPTION_API_KEYS,
@@ -149,6 +150,7 @@ pub(crate) const SETTINGS: [Setting; 44] = [
     LIMITS_FAILURES_PER_CLIENT,
     LIMITS_FAILURES_PER_PROJECT,
     LIMITS_MAX_TRACKED,
+    LIMITS_REFUSAL_DELAY,
 ];
 
 /// Keys of one `[[token_issuer.projects]]` entry.

@@ -11,6 +11,8 @@
 
 mod common;
 
+use std::time::Duration;
+
 use auth_config::{Config, ConfigError, Env, LoadOptions, Origin};
 use auth_core::apikey::{StoredKey, generate_moose};
 use auth_core::policy::Policy;
@@ -126,6 +128,7 @@ fn generic_names_reach_every_section() {
         ("MOOSE_LIMITS__FAILURES_PER_CLIENT", "4"),
         ("MOOSE_LIMITS__FAILURES_PER_PROJECT", "6"),
         ("MOOSE_LIMITS__MAX_TRACKED", "5000"),
+        ("MOOSE_LIMITS__REFUSAL_DELAY_MS", "250"),
         (
             "MOOSE_SERVER__TRUSTED_PROXIES",
             "10.0.0.0/8, 192.168.1.7, ::1",
@@ -213,6 +216,10 @@ fn generic_names_reach_every_section() {
         (90, 4, 5000)
     );
     assert_eq!((project.window.as_secs(), project.failures), (90, 6));
+    assert_eq!(
+        (client.refusal_delay, project.refusal_delay),
+        (Duration::from_millis(250), Duration::from_millis(250))
+    );
     let proxies: Vec<String> = config
         .server()
         .trusted_proxies

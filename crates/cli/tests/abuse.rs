@@ -94,7 +94,8 @@ async fn a_client_over_its_failure_budget_gets_429_at_no_kdf_cost_and_nobody_els
         dir.path(),
         &format!(
             "[authentication]\nconsumption_api_keys = [\"{}\", \"{}\", \"{}\"]\n\
-             [limits]\nfailures_per_client = 3\nfailure_window_seconds = 60\n",
+             [limits]\nfailures_per_client = 3\nfailure_window_seconds = 60\n\
+             refusal_delay_ms = 0\n",
             cached.stored, fresh.stored, late.stored
         ),
     );
@@ -128,6 +129,114 @@ async fn a_client_over_its_failure_budget_gets_429_at_no_kdf_cost_and_nobody_els
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_concurrent_failures_cannot_overshoot_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = generate_moose().unwrap();
+    let server = start(
+        dir.path(),
+        &format!(
+            "[authentication]\nconsumption_api_keys = [\"{}\"]\n\
+             [limits]\nfailures_per_client = 3\nrefusal_delay_ms = 0\n",
+            key.stored
+        ),
+    );
+    let attacker = from("127.0.0.2");
+    let before = kdf_runs(&server).await;
+    let burst: Vec<_> = (0..24)
+        .map(|_| {
+            let (attacker, url) = (attacker.clone(), server.url("/api/orders"));
+            tokio::spawn(async move {
+                let response = attacker
+                    .get(url)
+                    .bearer_auth(random_moose())
+                    .send()
+                    .await
+                    .unwrap();
+                response.status().as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for request in burst {
+        statuses.push(request.await.unwrap());
+    }
+    // Each request is charged before its KDF runs, so however many are in flight at once, only
+    // the budget's worth run: exactly three 401s, the rest refused at no cost.
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        3,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        21,
+        "{statuses:?}"
+    );
+    assert_eq!(kdf_runs(&server).await, before + 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_wrong_phc_token_is_charged_one_failure_per_key_it_was_checked_against() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<GeneratedKey> = (0..3).map(|_| generate_phc(1000).unwrap()).collect();
+    let stored: Vec<String> = keys.iter().map(|k| format!("\"{}\"", k.stored)).collect();
+    let server = start(
+        dir.path(),
+        &format!(
+            "[authentication]\nconsumption_api_keys = [{}]\n\
+             [limits]\nfailures_per_client = 5\nrefusal_delay_ms = 0\n",
+            stored.join(", ")
+        ),
+    );
+    let attacker = from("127.0.0.2");
+    let wrong = || token(&generate_phc(1000).unwrap());
+    let before = kdf_runs(&server).await;
+    assert_eq!(call(&attacker, &server, &wrong(), &[]).await.0, 401);
+    assert_eq!(kdf_runs(&server).await, before + 3, "one run per phc key");
+    assert_eq!(call(&attacker, &server, &wrong(), &[]).await.0, 401);
+    // 6 runs spent of a budget of 5: refused, although only two requests failed.
+    assert_eq!(call(&attacker, &server, &wrong(), &[]).await.0, 429);
+    assert_eq!(kdf_runs(&server).await, before + 6);
+    let budgets = &status(&server).await["budgets"]["clients"];
+    assert_eq!(budgets["failures_recorded"], 6, "{budgets}");
+    // A valid key from another client is served.
+    assert_eq!(
+        call(&from("127.0.0.1"), &server, &token(&keys[2]), &[])
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_over_budget_refusal_is_held_before_it_is_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = generate_moose().unwrap();
+    let server = start(
+        dir.path(),
+        &format!(
+            "[authentication]\nconsumption_api_keys = [\"{}\"]\n\
+             [limits]\nfailures_per_client = 1\nrefusal_delay_ms = 400\n",
+            key.stored
+        ),
+    );
+    let attacker = from("127.0.0.2");
+    assert_eq!(call(&attacker, &server, &token(&key), &[]).await.0, 200);
+    assert_eq!(call(&attacker, &server, &random_moose(), &[]).await.0, 401);
+    let started = std::time::Instant::now();
+    let (status, retry) = call(&attacker, &server, &random_moose(), &[]).await;
+    assert_eq!(status, 429);
+    assert!(retry.is_some());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "the refusal waited {:?}",
+        started.elapsed()
+    );
+    // Only refusals are held: the client's cached valid key is answered as before.
+    assert_eq!(call(&attacker, &server, &token(&key), &[]).await.0, 200);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn only_trusted_proxies_name_the_client() {
     let key = generate_moose().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -136,7 +245,7 @@ async fn only_trusted_proxies_name_the_client() {
         &format!(
             "[authentication]\nconsumption_api_keys = [\"{}\"]\n\
              [server]\ntrusted_proxies = [\"127.0.0.1\"]\n\
-             [limits]\nfailures_per_client = 2\n",
+             [limits]\nfailures_per_client = 2\nrefusal_delay_ms = 0\n",
             key.stored
         ),
     );
@@ -268,7 +377,9 @@ async fn an_unknown_project_costs_what_a_known_one_costs_and_failures_are_cached
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_token_endpoint_has_budgets_per_client_and_per_project() {
-    let issuer = Issuer::start("[limits]\nfailures_per_client = 3\nfailures_per_project = 5\n");
+    let issuer = Issuer::start(
+        "[limits]\nfailures_per_client = 3\nfailures_per_project = 5\nrefusal_delay_ms = 0\n",
+    );
     let attacker = from("127.0.0.2");
     for _ in 0..3 {
         assert_eq!(

@@ -50,6 +50,16 @@ impl RunningBudgets {
             && *self.projects.settings() == budgets.per_project
     }
 
+    /// Holds a request refused for being over budget before its 429 goes out
+    /// ([`BudgetSettings::refusal_delay`](auth_cache::budget::BudgetSettings::refusal_delay)):
+    /// a flooding client's connections then carry one request per delay.
+    pub(crate) async fn hold_refusal(&self) {
+        let delay = self.clients.settings().refusal_delay;
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+
     /// The budget key of a presented project id.
     #[cfg_attr(
         not(feature = "issuer"),

@@ -82,11 +82,15 @@ impl<'a> CachedVerifier<'a> {
         let active = self.active;
         let lookup = Lookup::new(active.generation, step, class, token);
         let compute = || self.compute_keyed(step, class, token);
-        let verified = active
-            .cache
-            .get_or_verify(lookup, compute)
-            .await
-            .map_err(|error| *error)?;
+        let verified = match active.cache.get_or_verify(lookup, compute).await {
+            Ok(verified) => verified,
+            Err(error) => {
+                if let Unavailable::OverBudget(_) = *error {
+                    active.budgets.hold_refusal().await;
+                }
+                return Err(*error);
+            }
+        };
         telemetry::cache_lookup(step, verified.from_cache);
         Ok(verified.outcome)
     }
@@ -100,32 +104,38 @@ impl<'a> CachedVerifier<'a> {
         let active = self.active;
         let now = active.clock.unix_now();
         let policy = active.state.policy();
-        if !policy.needs_kdf(step, class, token) {
+        let cost = policy.kdf_cost(step, class, token);
+        if cost == 0 {
             return Ok(self.record(policy.check(step, class, token, None, now)));
         }
-        let budget = &active.budgets.clients;
-        if let Some(client) = &self.client {
-            budget.check(client).map_err(Unavailable::OverBudget)?;
-        }
+        // Charged before the work, so a client's concurrent requests cannot overshoot its
+        // budget; settled with the runs that really failed.
+        let reservation = self
+            .client
+            .map(|client| active.budgets.clients.reserve(client, cost))
+            .transpose()
+            .map_err(Unavailable::OverBudget)?;
         let state = Arc::clone(&active.state);
         let token = token.to_owned();
-        let (checked, elapsed) = active
+        let ran = active
             .pool
             .run(self.client, move || {
                 let started = Instant::now();
                 let checked = state.policy().check(step, class, &token, None, now);
                 (checked, started.elapsed())
             })
-            .await
+            .await;
+        let failures = match &ran {
+            Ok((checked, _)) if checked.outcome.is_err() => checked.kdf_runs,
+            _ => 0,
+        };
+        if let Some(reservation) = reservation {
+            reservation.settle(failures);
+        }
+        let (checked, elapsed) = ran
             .inspect_err(|error| telemetry::kdf_refused(*error))
             .map_err(Unavailable::Pool)?;
         telemetry::kdf_ran(elapsed);
-        if checked.outcome.is_err()
-            && checked.kdf_runs > 0
-            && let Some(client) = self.client
-        {
-            budget.record_failure(client);
-        }
         Ok(self.record(checked))
     }
 

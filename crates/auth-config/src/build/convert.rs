@@ -24,7 +24,7 @@ use crate::catalog::{
     INGEST_API_KEYS, ISSUER_PREVIOUS_PUBLIC_KEYS, ISSUER_PRIVATE_KEY, ISSUER_PROJECTS, ISSUER_TTL,
     JWT_AUDIENCE, JWT_ENFORCE_CONSUMPTION, JWT_ENFORCE_INGEST, JWT_ISSUER, JWT_JWKS_URL,
     JWT_LEEWAY, JWT_SECRET, LIMITS_FAILURE_WINDOW, LIMITS_FAILURES_PER_CLIENT,
-    LIMITS_FAILURES_PER_PROJECT, LIMITS_MAX_TRACKED, SERVER_CLAIM_HEADERS,
+    LIMITS_FAILURES_PER_PROJECT, LIMITS_MAX_TRACKED, LIMITS_REFUSAL_DELAY, SERVER_CLAIM_HEADERS,
     SERVER_CLIENT_BODY_TIMEOUT, SERVER_CORS_ALLOW_CREDENTIALS, SERVER_CORS_ALLOWED_HEADERS,
     SERVER_CORS_ALLOWED_METHODS, SERVER_CORS_ALLOWED_ORIGINS, SERVER_CORS_MAX_AGE,
     SERVER_FORWARD_AUTH, SERVER_FORWARD_JWT, SERVER_KEEP_ALIVE_TIMEOUT, SERVER_LISTEN,
@@ -680,10 +680,17 @@ impl Builder<'_> {
             1000..=10_000_000,
             "1000 to 10000000",
         )?;
+        let refusal_delay = Duration::from_millis(self.number(
+            LIMITS_REFUSAL_DELAY,
+            u64::try_from(BudgetSettings::DEFAULT_REFUSAL_DELAY.as_millis()).unwrap_or(u64::MAX),
+            0..=60_000,
+            "0 to 60000",
+        )?);
         let budget = |failures| BudgetSettings {
             window,
             failures,
             max_tracked,
+            refusal_delay,
         };
         Ok((budget(per_client), budget(per_project)))
     }

@@ -94,6 +94,21 @@ impl KeySet {
         self.keys.iter().map(StoredKey::id)
     }
 
+    /// The KDF runs [`KeySet::verify`] costs for `token` when it fails: 0 for a token refused on
+    /// its shape or format alone, 1 for a `moose` token, one per `phc` key for a `phc` token.
+    #[must_use]
+    pub fn kdf_cost(&self, token: &str) -> u32 {
+        let Ok(format) = token_format(token) else {
+            return 0;
+        };
+        let of_format = self.keys.iter().filter(|k| k.format() == format).count();
+        match format {
+            _ if of_format == 0 => 0,
+            ApiKeyFormat::Moose => u32::from(moose::split_token(token).is_some()),
+            ApiKeyFormat::Phc => u32::try_from(of_format).unwrap_or(u32::MAX),
+        }
+    }
+
     /// Checks `token` against every key of its format.
     ///
     /// A `moose` token costs one KDF run however many `moose` keys are configured (the salt comes

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::{ClassMechanisms, InvalidReason, Mechanisms, Principal, RouteClass, Step};
 use super::{StepOutcome, Verifier};
-use crate::apikey::{AdminCredential, KeySet, token_format};
+use crate::apikey::{AdminCredential, KeySet};
 use crate::jwt::{JwtError, JwtVerifier};
 
 /// The parts of a [`Policy`], as configured.
@@ -135,20 +135,19 @@ impl Policy {
         .collect()
     }
 
-    /// Whether checking `token` in `step` runs PBKDF2 (tokens refused on shape alone do not),
-    /// so the caller can move the check off an async reactor.
+    /// The PBKDF2 runs checking `token` in `step` costs at most (0 for tokens refused on shape
+    /// alone), so the caller can move the check off an async reactor and charge it to the
+    /// client's failure budget before it runs.
     #[must_use]
-    pub fn needs_kdf(&self, step: Step, class: RouteClass, token: &str) -> bool {
-        let key_set = match step {
-            Step::Jwt => return false,
-            Step::ApiKey => self.keys(class),
+    pub fn kdf_cost(&self, step: Step, class: RouteClass, token: &str) -> u32 {
+        match step {
+            Step::Jwt => 0,
+            Step::ApiKey => self.keys(class).kdf_cost(token),
             Step::Admin => match self.admin() {
-                AdminCredential::Hashed(keys) => keys,
-                _ => return false,
+                AdminCredential::Hashed(keys) => keys.kdf_cost(token),
+                _ => 0,
             },
-        };
-        token_format(token)
-            .is_ok_and(|format| key_set.keys().iter().any(|key| key.format() == format))
+        }
     }
 
     /// Runs `step` for `token` on `class`, uncached. `jwt` verifies JWT steps: [`Policy::jwt`],

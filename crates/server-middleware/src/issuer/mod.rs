@@ -180,6 +180,15 @@ impl TokenIssuer {
         }
     }
 
+    /// The KDF runs [`TokenIssuer::check`] costs for these credentials when they fail (the
+    /// same for an unknown id as for a known one of the key's format).
+    pub(crate) fn kdf_cost(&self, project_id: &str, project_key: &str) -> u32 {
+        match self.project(project_id) {
+            Some(project) => project.keys.kdf_cost(project_key),
+            None => self.decoys.kdf_cost(project_key),
+        }
+    }
+
     /// The configured project named `project_id`.
     pub(crate) fn project(&self, project_id: &str) -> Option<&Project> {
         self.projects.iter().find(|p| p.id == project_id)

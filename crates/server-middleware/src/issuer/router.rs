@@ -3,7 +3,6 @@
 use std::fmt;
 
 use auth_cache::client::ClientId;
-use auth_cache::pool::KdfError;
 use auth_cache::verify::Lookup;
 use auth_core::policy::{InvalidReason, Principal, RouteClass};
 use axum::Router;
@@ -85,35 +84,44 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
     let shown = shown_project(&issuer, &body.project_id);
     let budgets = &active.budgets;
     let project = budgets.project_key(&body.project_id);
-    let over = client
-        .map(|client| budgets.clients.check(&client))
-        .transpose()
-        .and_then(|_| budgets.projects.check(&project));
-    if let Err(over) = over {
-        telemetry::token_request(TokenOutcome::OverBudget);
-        tracing::info!(project = %shown, "token request refused: over the failure budget");
-        return too_many_requests_response(over.retry_after);
-    }
     // The check is cached by a digest of both fields, like a verification: a replayed wrong key
-    // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`.
+    // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`, and neither is
+    // charged to a budget. Uncached, its KDF run is charged to the client and to the project id
+    // before it runs.
     let credentials = format!("{}\u{0}{}", body.project_id, body.project_key);
     let lookup = Lookup::token_request(active.generation, &credentials);
     let compute = || async {
+        let cost = issuer.kdf_cost(&body.project_id, &body.project_key);
+        let charged = cost > 0;
+        let by_client = client
+            .filter(|_| charged)
+            .map(|client| budgets.clients.reserve(client, cost))
+            .transpose()
+            .map_err(Unavailable::OverBudget)?;
+        let by_project = charged
+            .then(|| budgets.projects.reserve(project, cost))
+            .transpose()
+            .map_err(Unavailable::OverBudget)?;
         let stats = handle.stats_handle();
         let job_issuer = issuer.clone();
         let (id, key) = (body.project_id.clone(), body.project_key.clone());
-        let check = active
+        let ran = active
             .pool
             .run(client, move || job_issuer.check(&id, &key))
-            .await?;
-        stats.record_kdf_runs(check.kdf_runs);
-        if check.result.is_err() && check.kdf_runs > 0 {
-            if let Some(client) = client {
-                budgets.clients.record_failure(client);
-            }
-            budgets.projects.record_failure(project);
+            .await;
+        let failures = match &ran {
+            Ok(check) if check.result.is_err() => check.kdf_runs,
+            _ => 0,
+        };
+        if let Some(reservation) = by_client {
+            reservation.settle(failures);
         }
-        Ok::<_, KdfError>(
+        if let Some(reservation) = by_project {
+            reservation.settle(failures);
+        }
+        let check = ran.map_err(Unavailable::Pool)?;
+        stats.record_kdf_runs(check.kdf_runs);
+        Ok::<_, Unavailable>(
             check
                 .result
                 .map(|key_id| Principal::ApiKey {
@@ -125,10 +133,18 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
     };
     let verified = match active.cache.get_or_verify(lookup, compute).await {
         Ok(verified) => verified,
-        Err(error) => {
-            telemetry::token_request(TokenOutcome::Overloaded);
-            return Rejection::from(Unavailable::Pool(*error)).to_response();
-        }
+        Err(error) => match *error {
+            Unavailable::OverBudget(over) => {
+                budgets.hold_refusal().await;
+                telemetry::token_request(TokenOutcome::OverBudget);
+                tracing::info!(project = %shown, "token request refused: over the failure budget");
+                return too_many_requests_response(over.retry_after);
+            }
+            Unavailable::Pool(error) => {
+                telemetry::token_request(TokenOutcome::Overloaded);
+                return Rejection::from(Unavailable::Pool(error)).to_response();
+            }
+        },
     };
     if verified.outcome.is_err() {
         telemetry::token_request(TokenOutcome::InvalidClient);
