@@ -78,17 +78,17 @@ pub struct OverBudget {
 /// Failure counts per key over a sliding window, bounded in memory.
 pub struct FailureBudget<K> {
     settings: BudgetSettings,
-    counters: moka::sync::Cache<K, Arc<Mutex<Window>>>,
+    counters: quick_cache::sync::Cache<K, Arc<Mutex<Window>>>,
     origin: Instant,
     refused: AtomicU64,
     recorded: AtomicU64,
 }
 
-impl<K> fmt::Debug for FailureBudget<K> {
+impl<K: Hash + Eq> fmt::Debug for FailureBudget<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FailureBudget")
             .field("settings", &self.settings)
-            .field("tracked", &self.counters.entry_count())
+            .field("tracked", &self.counters.len())
             .finish_non_exhaustive()
     }
 }
@@ -169,17 +169,17 @@ struct Window {
 
 impl<K> FailureBudget<K>
 where
-    K: Hash + Eq + Send + Sync + 'static,
+    K: Hash + Eq + Clone + Send + Sync + 'static,
 {
     /// An empty budget.
     #[must_use]
     pub fn new(settings: BudgetSettings) -> Self {
         let window = settings.window.max(Duration::from_millis(1));
-        let counters = moka::sync::Cache::builder()
-            .max_capacity(settings.max_tracked)
-            // A key idle for two windows has nothing left to count.
-            .time_to_idle(window.saturating_mul(2))
-            .build();
+        // A key idle for two windows has nothing left to count: `roll` forgets it when it comes
+        // back, and the bound pushes it out meanwhile.
+        let counters = quick_cache::sync::Cache::new(
+            usize::try_from(settings.max_tracked.max(1)).unwrap_or(usize::MAX),
+        );
         Self {
             settings: BudgetSettings { window, ..settings },
             counters,
@@ -205,13 +205,14 @@ where
     pub fn reserve(&self, key: K, cost: u32) -> Result<Reservation<'_, K>, OverBudget> {
         let now = Instant::now();
         let index = self.index(now);
-        let window = self.counters.get_with(key, || {
-            Arc::new(Mutex::new(Window {
+        let fresh = || {
+            Ok::<_, std::convert::Infallible>(Arc::new(Mutex::new(Window {
                 index,
                 current: 0,
                 previous: 0,
-            }))
-        });
+            })))
+        };
+        let Ok(window) = self.counters.get_or_insert_with(&key, fresh);
         let charged_to = {
             let mut counts = window.lock().unwrap_or_else(PoisonError::into_inner);
             roll(&mut counts, index);
@@ -234,11 +235,10 @@ where
     /// Counts and state, for status output.
     #[must_use]
     pub fn snapshot(&self) -> BudgetSnapshot {
-        self.counters.run_pending_tasks();
         BudgetSnapshot {
             window_seconds: self.settings.window.as_secs(),
             failures_per_window: self.settings.failures,
-            tracked: self.counters.entry_count(),
+            tracked: u64::try_from(self.counters.len()).unwrap_or(u64::MAX),
             failures_recorded: self.recorded.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
         }

@@ -7,7 +7,7 @@
 //! - [`clock`]: the wall clock, in one place.
 //!
 //! The client SDK's token cache (reference §8) lives in `client-sdk` (`client_sdk::cache`), so
-//! that clients compile neither moka nor the server's policy types.
+//! that clients compile neither quick_cache nor the server's policy types.
 
 pub mod budget;
 pub mod client;

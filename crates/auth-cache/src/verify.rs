@@ -17,8 +17,10 @@
 //! key set that changes while a configuration serves (a remote JWKS): an outcome verified with
 //! one version of the keys is never served for another.
 //!
-//! Concurrent lookups of the same key share one computation (moka's entry API), so a burst of
-//! requests with a new API key costs one KDF run.
+//! Concurrent lookups of the same key share one computation (a quick_cache placeholder), so a
+//! burst of requests with a new API key costs one KDF run. Entries carry their own deadline on
+//! the monotonic clock, checked on every hit: the read path is one sharded-lock lookup and a
+//! clone, with no per-entry timer wheel behind it.
 //!
 //! ```
 //! use auth_cache::verify::{CacheSettings, Lookup, VerificationCache};
@@ -46,10 +48,11 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use auth_core::jwt::Claims;
 use auth_core::policy::{RouteClass, Step, StepOutcome};
-use moka::notification::RemovalCause;
+use quick_cache::{Lifecycle, UnitWeighter};
 use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, SystemClock};
@@ -219,10 +222,41 @@ impl Hasher for DigestHasher {
 
 type DigestBuildHasher = BuildHasherDefault<DigestHasher>;
 
+/// A cached outcome and the moment it stops being true.
+#[derive(Clone)]
+struct Entry {
+    outcome: Outcome,
+    expires: Instant,
+}
+
+impl Entry {
+    fn live(&self, now: Instant) -> bool {
+        now < self.expires
+    }
+}
+
+/// Counts the entries the cache's bound pushes out.
+#[derive(Clone)]
+struct CountEvictions(Arc<VerifyStats>);
+
+impl Lifecycle<CacheKey, Entry> for CountEvictions {
+    type RequestState = ();
+
+    fn begin_request(&self) -> Self::RequestState {}
+
+    fn on_evict(&self, (): &mut Self::RequestState, _key: CacheKey, _entry: Entry) {
+        self.0.record_eviction();
+    }
+}
+
+type Entries =
+    quick_cache::sync::Cache<CacheKey, Entry, UnitWeighter, DigestBuildHasher, CountEvictions>;
+
 /// Verification outcomes by token digest, with TTLs per outcome, a generation counter,
 /// single-flight computation and lock-free statistics.
 pub struct VerificationCache {
-    entries: moka::future::Cache<CacheKey, Outcome, DigestBuildHasher>,
+    entries: Entries,
+    expiry: expiry::OutcomeExpiry,
     generation: AtomicU64,
     stats: Arc<VerifyStats>,
     settings: CacheSettings,
@@ -232,7 +266,7 @@ impl fmt::Debug for VerificationCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("VerificationCache")
             .field("generation", &self.generation())
-            .field("entries", &self.entries.entry_count())
+            .field("entries", &self.entries.len())
             .field("settings", &self.settings)
             .field("stats", &self.stats.snapshot())
             .finish()
@@ -260,18 +294,19 @@ impl VerificationCache {
         stats: Arc<VerifyStats>,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        let evictions = Arc::clone(&stats);
-        let entries = moka::future::Cache::builder()
-            .max_capacity(settings.max_entries)
-            .expire_after(expiry::OutcomeExpiry::new(&settings, clock))
-            .eviction_listener(move |_key, _value, cause| {
-                if cause == RemovalCause::Size {
-                    evictions.record_eviction();
-                }
-            })
-            .build_with_hasher(DigestBuildHasher::default());
+        // quick_cache needs room for one entry; a cache of 0 entries is `disabled()`'s zero
+        // lifetimes, which never insert.
+        let capacity = settings.max_entries.max(1);
+        let entries = Entries::with(
+            usize::try_from(capacity).unwrap_or(usize::MAX),
+            capacity,
+            UnitWeighter,
+            DigestBuildHasher::default(),
+            CountEvictions(Arc::clone(&stats)),
+        );
         Self {
             entries,
+            expiry: expiry::OutcomeExpiry::new(&settings, clock),
             generation: AtomicU64::new(0),
             stats,
             settings,
@@ -296,7 +331,7 @@ impl VerificationCache {
             .generation
             .fetch_add(1, Ordering::AcqRel)
             .wrapping_add(1);
-        self.entries.invalidate_all();
+        self.entries.clear();
         generation
     }
 
@@ -306,15 +341,10 @@ impl VerificationCache {
         &self.stats
     }
 
-    /// Approximate number of live entries (moka updates it during housekeeping).
+    /// Entries held (expired ones included until they are looked up again or pushed out).
     #[must_use]
     pub fn entry_count(&self) -> u64 {
-        self.entries.entry_count()
-    }
-
-    /// Runs moka's pending housekeeping now (evictions, counts); tests and status output use it.
-    pub async fn run_pending_tasks(&self) {
-        self.entries.run_pending_tasks().await;
+        u64::try_from(self.entries.len()).unwrap_or(u64::MAX)
     }
 
     /// The cached outcome for `lookup`, or the outcome of the future `verify` makes (called only
@@ -338,25 +368,59 @@ impl VerificationCache {
     {
         let key = CacheKey::new(&lookup);
         // A plain read first: the hit path never builds the single-flight machinery.
-        if let Some(outcome) = self.entries.get(&key).await {
-            self.stats.record_hit();
-            return Ok(Verified {
-                outcome,
-                from_cache: true,
-            });
+        if let Some(entry) = self.entries.get(&key) {
+            if entry.live(Instant::now()) {
+                return Ok(self.hit(entry));
+            }
+            self.entries
+                .remove_if(&key, |held| !held.live(Instant::now()));
         }
-        // Boxed: moka's single-flight future is large, and hits should not carry (and move) it.
-        let entry = Box::pin(self.entries.entry_by_ref(&key).or_try_insert_with(verify())).await?;
-        let from_cache = !entry.is_fresh();
-        if from_cache {
-            self.stats.record_hit();
-        } else {
-            self.stats.record_miss();
+        self.verify_once(&key, verify).await
+    }
+
+    /// The miss path: the first caller for `key` verifies and inserts, and concurrent callers
+    /// wait for its entry. When it inserts nothing (a transient error, or an outcome with no
+    /// lifetime left), the next waiter verifies in its turn.
+    async fn verify_once<F, Fut, E>(&self, key: &CacheKey, verify: F) -> Result<Verified, Arc<E>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Outcome, E>>,
+        E: Send + Sync + 'static,
+    {
+        let guard = loop {
+            match self.entries.get_value_or_guard_async(key).await {
+                Ok(entry) if entry.live(Instant::now()) => return Ok(self.hit(entry)),
+                // Expired while this caller waited: make room for a new verification.
+                Ok(_) => {
+                    self.entries
+                        .remove_if(key, |held| !held.live(Instant::now()));
+                }
+                Err(guard) => break guard,
+            }
+        };
+        let outcome = verify().await.map_err(Arc::new)?;
+        self.stats.record_miss();
+        let ttl = self.expiry.ttl(&outcome);
+        if !ttl.is_zero() {
+            let entry = Entry {
+                outcome: outcome.clone(),
+                expires: Instant::now() + ttl,
+            };
+            // Refused only when the placeholder was cleared meanwhile (a new generation).
+            let _ = guard.insert(entry);
         }
         Ok(Verified {
-            outcome: entry.into_value(),
-            from_cache,
+            outcome,
+            from_cache: false,
         })
+    }
+
+    fn hit(&self, entry: Entry) -> Verified {
+        self.stats.record_hit();
+        Verified {
+            outcome: entry.outcome,
+            from_cache: true,
+        }
     }
 }
 

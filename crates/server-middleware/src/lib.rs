@@ -91,7 +91,7 @@ pub use issuer::{DEFAULT_TOKEN_TTL, IssuerError, Project, TokenIssuer, token_iss
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings, JwksSource};
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 #[cfg(feature = "prometheus")]
-pub use prometheus::{install_prometheus_recorder, metrics_router};
+pub use prometheus::{PrometheusHandle, install_prometheus_recorder, metrics_router};
 pub use response::{
     RETRY_AFTER_SECONDS, Rejection, denial_response, error_response, invalid_path_response,
     overloaded_response, too_many_requests_response, unauthorized_response,

@@ -5,7 +5,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::header::{CONTENT_TYPE, HeaderValue};
-use metrics_exporter_prometheus::{BuildError, PrometheusBuilder, PrometheusHandle};
+pub use metrics_exporter_prometheus::PrometheusHandle;
+use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
 
 /// Installs the global Prometheus recorder (once per process) and describes keygate's metrics.
 ///

@@ -1,11 +1,11 @@
 //! Per-entry lifetimes: what an outcome is tells how long it stays true.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth_core::policy::Principal;
 
-use super::{CacheKey, CacheSettings, Outcome, seconds_until_exp};
+use super::{CacheSettings, Outcome, seconds_until_exp};
 use crate::clock::Clock;
 
 pub(super) struct OutcomeExpiry {
@@ -34,17 +34,6 @@ impl OutcomeExpiry {
             Ok(_) => self.api_key_ttl,
             Err(_) => self.failure_ttl,
         }
-    }
-}
-
-impl moka::Expiry<CacheKey, Outcome> for OutcomeExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &CacheKey,
-        value: &Outcome,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(self.ttl(value))
     }
 }
 

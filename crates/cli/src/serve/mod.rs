@@ -19,8 +19,9 @@ use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, CanonicalRequestLayer, CorsLayer, CorsSettings, ReloadError, admin_router,
-    forward_auth_router, install_prometheus_recorder, metrics_router, token_issuer_router,
+    AuthHandle, CanonicalRequestLayer, CorsLayer, CorsSettings, PrometheusHandle, ReloadError,
+    admin_router, forward_auth_router, install_prometheus_recorder, metrics_router,
+    token_issuer_router,
 };
 
 use crate::cli::ServeArgs;
@@ -28,7 +29,9 @@ use crate::exit::{Outcome, usage};
 
 pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
     init_tracing();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The accept loop, signals and background work (reloads, JWKS refreshes) run here;
+    // connections run on the workers (`server::Workers`).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
@@ -73,7 +76,19 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         max_connections: server::fit_to_descriptor_limit(settings.max_connections),
         shutdown: Duration::from_secs(settings.shutdown_timeout_seconds),
     };
-    let app = router(&handle, upstream, &Surface::of(&settings));
+    let surface = Surface::of(&settings);
+    let metrics = install_prometheus_recorder().ok();
+    // One router per worker, each with its own upstream connection pool, so a request and the
+    // upstream connection it uses always run on the same thread.
+    let workers = server::Workers::start(server::worker_count(), || {
+        router(
+            &handle,
+            upstream.as_ref().map(proxy::Upstream::with_own_pool),
+            &surface,
+            metrics.clone(),
+        )
+    })
+    .context("could not start the worker threads")?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("could not listen on {listen}"))?;
@@ -83,7 +98,8 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         None => println!("keygate is listening on http://{bound}"),
     }
     let reloads = tokio::spawn(reload_on_hangup(handle.clone()));
-    server::serve(listener, app, limits, shutdown_signal()).await;
+    server::serve(listener, &workers, limits, shutdown_signal()).await;
+    workers.stop();
     reloads.abort();
     tracing::info!("keygate stopped");
     Ok(Outcome::Success)
@@ -128,13 +144,14 @@ impl Surface {
     }
 }
 
+/// `metrics`: the process's Prometheus recorder, installed once (none when another recorder
+/// holds the global slot: then `/admin/metrics` is not served).
 pub(crate) fn router(
     handle: &AuthHandle,
     upstream: Option<proxy::Upstream>,
     surface: &Surface,
+    metrics: Option<PrometheusHandle>,
 ) -> Router {
-    // The global recorder can be installed once per process; a second install is not an error
-    // worth failing for (metrics then render empty).
     let mut app = Router::new()
         .route(
             "/health",
@@ -142,7 +159,7 @@ pub(crate) fn router(
         )
         .merge(token_issuer_router(handle.clone()))
         .merge(admin_router(handle.clone()));
-    if let Ok(metrics) = install_prometheus_recorder() {
+    if let Some(metrics) = metrics {
         app = app.merge(metrics_router(metrics));
     }
     let app = match upstream {

@@ -81,6 +81,15 @@ impl Upstream {
         })
     }
 
+    /// The same upstream with a connection pool of its own (for another worker thread: an
+    /// upstream connection is driven by the thread that opened it).
+    pub(crate) fn with_own_pool(&self) -> Self {
+        Self {
+            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
+            ..self.clone()
+        }
+    }
+
     /// The upstream URI for a request whose path is in normal form: the base path, then the
     /// path, then the query as the client sent it.
     fn target(&self, original: &Uri) -> Option<Uri> {

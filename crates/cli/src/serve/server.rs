@@ -62,14 +62,72 @@ content-type: application/json\r\nretry-after: 1\r\nconnection: close\r\ncontent
 /// Descriptors kept free for everything but client connections (listener, logs, files).
 const RESERVED_DESCRIPTORS: u64 = 64;
 
-/// Serves `app` on `listener` until `shutdown` completes, then drains for at most
-/// `limits.shutdown`.
+/// The threads connections are served on: one single-threaded runtime each, like nginx's
+/// worker processes. A connection, its requests and the upstream connections they use stay on
+/// one thread, so serving a request needs no cross-thread wake-up and no work-stealing
+/// synchronisation (docs/benchmarks.md measures the difference).
+pub(crate) struct Workers {
+    workers: Vec<Worker>,
+}
+
+struct Worker {
+    runtime: tokio::runtime::Handle,
+    /// This worker's copy of the application, with its own upstream connection pool.
+    app: Router,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// One worker per core.
+pub(crate) fn worker_count() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+}
+
+impl Workers {
+    /// Starts `count` workers (at least one), each serving the router `app` makes for it.
+    pub(crate) fn start(count: usize, mut app: impl FnMut() -> Router) -> io::Result<Self> {
+        let mut workers = Vec::with_capacity(count.max(1));
+        for index in 0..count.max(1) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let handle = runtime.handle().clone();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let thread = std::thread::Builder::new()
+                .name(format!("keygate-worker-{index}"))
+                .spawn(move || {
+                    runtime.block_on(async {
+                        let _ = stopped.await;
+                    });
+                })?;
+            workers.push(Worker {
+                runtime: handle,
+                app: app(),
+                stop,
+                thread,
+            });
+        }
+        Ok(Self { workers })
+    }
+
+    /// Stops the workers once their connections have drained (what is left is dropped).
+    pub(crate) fn stop(self) {
+        for worker in self.workers {
+            let _ = worker.stop.send(());
+            let _ = worker.thread.join();
+        }
+    }
+}
+
+/// Serves `workers`' apps on `listener`, handing connections to the workers in turn, until
+/// `shutdown` completes; then drains for at most `limits.shutdown`.
 pub(crate) async fn serve(
     listener: TcpListener,
-    app: Router,
+    workers: &Workers,
     limits: ConnectionLimits,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let mut round_robin = workers.workers.iter().cycle();
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let (drain, draining) = watch::channel(false);
     let connections = TaskTracker::new();
@@ -86,12 +144,24 @@ pub(crate) async fn serve(
                 backoff.reset();
                 match Arc::clone(&slots).try_acquire_owned() {
                     Ok(slot) => {
-                        let app = app.clone();
+                        let Some(worker) = round_robin.next() else {
+                            break;
+                        };
+                        // Registered again with the worker's own reactor.
+                        let Ok(stream) = stream.into_std() else {
+                            continue;
+                        };
+                        let app = worker.app.clone();
                         let draining = draining.clone();
-                        connections.spawn(async move {
-                            serve_connection(stream, peer, app, limits, draining).await;
-                            drop(slot);
-                        });
+                        connections.spawn_on(
+                            async move {
+                                if let Ok(stream) = TcpStream::from_std(stream) {
+                                    serve_connection(stream, peer, app, limits, draining).await;
+                                }
+                                drop(slot);
+                            },
+                            &worker.runtime,
+                        );
                     }
                     Err(_) => {
                         // Best effort: the kernel buffer takes these bytes at once or not at all.
@@ -503,6 +573,70 @@ mod tests {
             "{head}"
         );
         assert!(serde_json::from_str::<serde_json::Value>(body).is_ok());
+    }
+
+    /// Each connection is served on one worker thread, and connections take the workers in
+    /// turn; every connection's requests stay on its worker.
+    #[test]
+    fn connections_are_served_by_the_workers_in_turn() {
+        use std::io::{Read, Write};
+        let app = || {
+            Router::new().fallback(|| async {
+                std::thread::current()
+                    .name()
+                    .unwrap_or("unnamed")
+                    .to_owned()
+            })
+        };
+        let workers = Workers::start(2, app).unwrap();
+        let main = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let limits = ConnectionLimits {
+            request_head: Duration::from_secs(10),
+            keep_alive: Duration::from_secs(10),
+            client_io: Duration::from_secs(10),
+            max_connections: 16,
+            shutdown: Duration::from_secs(1),
+        };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let listener = main.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for _ in 0..4 {
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                let mut names = Vec::new();
+                for _ in 0..2 {
+                    stream
+                        .write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n")
+                        .unwrap();
+                    let mut buffer = [0u8; 1024];
+                    let read = stream.read(&mut buffer).unwrap();
+                    let text = String::from_utf8_lossy(&buffer[..read]).into_owned();
+                    names.push(text.rsplit("\r\n").next().unwrap().to_owned());
+                }
+                assert_eq!(names[0], names[1], "a connection stays on its worker");
+                seen.push(names.swap_remove(0));
+            }
+            let _ = stop.send(());
+            seen
+        });
+        main.block_on(serve(listener, &workers, limits, async {
+            let _ = stopped.await;
+        }));
+        let seen = clients.join().unwrap();
+        assert_eq!(
+            seen,
+            [
+                "keygate-worker-0",
+                "keygate-worker-1",
+                "keygate-worker-0",
+                "keygate-worker-1"
+            ]
+        );
+        workers.stop();
     }
 
     #[test]
