@@ -177,7 +177,8 @@ async fn unknown_ids_cost_one_query_then_none() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(T0);
     let keys = open(&dir, &clock).await;
-    let other = open(&tempfile::tempdir().unwrap(), &clock).await;
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(&other_dir, &clock).await;
     // A well-formed token of another store: its id is unknown here.
     let foreign = other.create(new_key(KeyClass::Ingest, "x")).await.unwrap();
     let token = foreign.token.expose_secret();
