@@ -45,7 +45,7 @@ const COLUMNS: &str = "id, name, class, digest, previous_digest, previous_until,
     expires_at, revoked_at, last_used_at, rate_requests, rate_seconds, meta";
 
 /// How long opening a store waits for a connection before saying it is unavailable.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A key store in SQLite or PostgreSQL.
 #[derive(Debug)]
