@@ -107,7 +107,8 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     }
     let json: Value = serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
-    assert_eq!(json[0]["meta"]["team"], "data");
+    let reporting = json.as_array().unwrap().iter().find(|k| k["id"] == id.as_str()).unwrap();
+    assert_eq!(reporting["meta"]["team"], "data");
 
     let server = gateway(dir.path(), Some(&upstream.url("")));
     let api = server.url("/api/orders");
@@ -270,4 +271,52 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
     assert_eq!(headers["retry-after"], "30");
     assert_eq!(headers["ratelimit-policy"], "\"key\";q=2;w=60");
     assert_eq!(headers["ratelimit"], "\"key\";r=0;t=30");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn project_keys_exchange_at_the_token_endpoint_under_their_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = run(keygate().args(["jwt", "keygen", "--out"]).arg(dir.path().join("jwt")));
+    assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
+    let pem = std::fs::read_to_string(dir.path().join("jwt/private.pem")).unwrap();
+    let created = create_json(dir.path(), &["--class", "project", "--name", "my-project"]);
+    let project_key = created["token"].as_str().unwrap().to_owned();
+    let config = format!(
+        "[jwt]\nissuer = \"https://keygate.test/\"\naudience = \"app\"\n\n\
+         [token_issuer]\nprivate_key = \"\"\"\n{pem}\"\"\"\n\n\
+         [keys]\nstore = \"{}\"\nsync_interval_ms = 100\n",
+        store_url(dir.path())
+    );
+    std::fs::write(dir.path().join("moose.config.toml"), config).unwrap();
+    let server = Server::start(&mut serve(dir.path()));
+    let token_url = server.url("/auth/token");
+    let exchange = |id: &'static str, key: String| {
+        let url = token_url.clone();
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&serde_json::json!({"projectId": id, "projectKey": key}))
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let (code_, body) = exchange("my-project", project_key.clone()).await;
+    assert_eq!(code_, 200, "{body}");
+    let jwt = body["token"].as_str().unwrap();
+    assert_eq!(status(&server.url("/api/x"), Some(jwt)).await, 200);
+    // The key under another name, and the key itself on a route, are refused.
+    let (code_, body) = exchange("other-project", project_key.clone()).await;
+    assert_eq!((code_, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(status(&server.url("/api/x"), Some(&project_key)).await, 401);
+    // Revoked: no more tokens.
+    let revoked = keys(dir.path(), &["revoke", created["id"].as_str().unwrap()]);
+    assert_eq!(code(&revoked), 0);
+    let started = Instant::now();
+    while exchange("my-project", project_key.clone()).await.0 != 401 {
+        assert!(started.elapsed() < Duration::from_secs(5), "revocation not seen");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

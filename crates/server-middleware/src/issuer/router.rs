@@ -94,6 +94,36 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
         tracing::info!(project = %shown, "token request refused: over the failure budget");
         return too_many_requests_response(over.retry_after);
     }
+    if let Some(managed) = active.state.managed_keys()
+        && auth_core::apikey::is_managed(&body.project_key)
+    {
+        // A managed `project` key (docs/keys.md): projectId is the key's name. No KDF runs;
+        // the key is looked up by its id like any managed key.
+        use key_store::{Judged, KeyClass};
+        let refuse = || {
+            if let Some(client) = client {
+                budgets.clients.record_failure(client);
+            }
+            budgets.projects.record_failure(project);
+            telemetry::token_request(TokenOutcome::InvalidClient);
+            tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
+            invalid_client()
+        };
+        match managed.verify(KeyClass::Project, &body.project_key).await {
+            Ok(Judged::Allowed(key)) if key.record.name == body.project_id => {}
+            Ok(Judged::Limited(limited)) => {
+                telemetry::token_request(TokenOutcome::OverBudget);
+                return Rejection::from(Unavailable::RateLimited(limited)).to_response();
+            }
+            Ok(_) => return refuse(),
+            Err(error) => {
+                tracing::warn!(%error, "the key store cannot be reached; refusing a managed project key with 503");
+                telemetry::token_request(TokenOutcome::Overloaded);
+                return Rejection::StoreUnavailable.to_response();
+            }
+        }
+        return sign(&issuer, &body.project_id, active.clock.unix_now(), &telemetry::untrusted(&body.project_id));
+    }
     // The check is cached by a digest of both fields, like a verification: a replayed wrong key
     // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`.
     let credentials = format!("{}\u{0}{}", body.project_id, body.project_key);
@@ -135,7 +165,12 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
         tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
         return invalid_client();
     }
-    match issuer.sign(&body.project_id, active.clock.unix_now()) {
+    sign(&issuer, &body.project_id, active.clock.unix_now(), &shown)
+}
+
+/// The token for a project whose key was accepted.
+fn sign(issuer: &TokenIssuer, project_id: &str, now: u64, shown: &str) -> Response {
+    match issuer.sign(project_id, now) {
         Ok(token) => {
             telemetry::token_request(TokenOutcome::Issued);
             tracing::info!(project = %shown, "token issued");
