@@ -69,7 +69,11 @@ fn run_tests(args: &[String], components: Components) -> Result<()> {
             missing.join(" and "),
             missing
                 .iter()
-                .map(|program| if *program == "initdb" { "postgresql" } else { program })
+                .map(|program| if *program == "initdb" {
+                    "postgresql"
+                } else {
+                    program
+                })
                 .collect::<Vec<_>>()
                 .join(" ")
         );

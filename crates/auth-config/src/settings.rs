@@ -39,9 +39,7 @@ impl Default for KeysSettings {
             store: Self::DEFAULT_STORE.to_owned(),
             store_configured: false,
             sync_interval: std::time::Duration::from_millis(Self::DEFAULT_SYNC_INTERVAL_MS),
-            last_used_flush: std::time::Duration::from_secs(
-                Self::DEFAULT_LAST_USED_FLUSH_SECONDS,
-            ),
+            last_used_flush: std::time::Duration::from_secs(Self::DEFAULT_LAST_USED_FLUSH_SECONDS),
             max_cached: Self::DEFAULT_MAX_CACHED,
         }
     }

@@ -69,7 +69,10 @@ async fn until_status(url: &str, token: Option<&str>, want: u16, bound: Duration
         if got == want {
             return started.elapsed();
         }
-        assert!(started.elapsed() < bound, "{url} still answers {got}, not {want}");
+        assert!(
+            started.elapsed() < bound,
+            "{url} still answers {got}, not {want}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -82,7 +85,16 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     // The store is created by the first `create`.
     let created = create_json(
         dir.path(),
-        &["--class", "consumption", "--name", "reporting", "--expires-in", "30d", "--meta", "team=data"],
+        &[
+            "--class",
+            "consumption",
+            "--name",
+            "reporting",
+            "--expires-in",
+            "30d",
+            "--meta",
+            "team=data",
+        ],
     );
     let token = created["token"].as_str().unwrap().to_owned();
     let id = created["id"].as_str().unwrap().to_owned();
@@ -91,7 +103,10 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     assert!(created["expiresAt"].as_u64().unwrap() > created["createdAt"].as_u64().unwrap());
 
     // The text form prints the token on one line, once.
-    let text = keys(dir.path(), &["create", "--class", "ingest", "--name", "sensor"]);
+    let text = keys(
+        dir.path(),
+        &["create", "--class", "ingest", "--name", "sensor"],
+    );
     assert_eq!(code(&text), 0, "{}", stderr(&text));
     let text = stdout(&text);
     assert_eq!(text.matches("kgm_").count(), 1, "{text}");
@@ -102,12 +117,24 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
         let listed = keys(dir.path(), args);
         assert_eq!(code(&listed), 0, "{}", stderr(&listed));
         let listed = stdout(&listed);
-        assert!(listed.contains(&id) && listed.contains("reporting"), "{listed}");
-        assert!(!listed.contains("kgm_") && !listed.contains(&token[21..60]), "{listed}");
+        assert!(
+            listed.contains(&id) && listed.contains("reporting"),
+            "{listed}"
+        );
+        assert!(
+            !listed.contains("kgm_") && !listed.contains(&token[21..60]),
+            "{listed}"
+        );
     }
-    let json: Value = serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
+    let json: Value =
+        serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
-    let reporting = json.as_array().unwrap().iter().find(|k| k["id"] == id.as_str()).unwrap();
+    let reporting = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap();
     assert_eq!(reporting["meta"]["team"], "data");
 
     let server = gateway(dir.path(), Some(&upstream.url("")));
@@ -115,7 +142,10 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     assert_eq!(status(&api, Some(&token)).await, 200);
     let seen = upstream.received();
     let last = seen.last().unwrap();
-    assert_eq!(last.header("x-keygate-subject"), [format!("key:{id}").as_str()]);
+    assert_eq!(
+        last.header("x-keygate-subject"),
+        [format!("key:{id}").as_str()]
+    );
     assert_eq!(last.header("x-keygate-key-name"), ["reporting"]);
     assert_eq!(last.header("x-keygate-method"), ["api_key"]);
     assert!(last.header("authorization").is_empty());
@@ -133,8 +163,14 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
 
     // Last use was written in a batch (flush every second here).
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let json: Value = serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
-    let reporting = json.as_array().unwrap().iter().find(|k| k["id"] == id.as_str()).unwrap();
+    let json: Value =
+        serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
+    let reporting = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id.as_str())
+        .unwrap();
     assert!(reporting["lastUsedAt"].as_u64().is_some(), "{reporting}");
     assert_eq!(reporting["status"], "revoked");
 
@@ -148,10 +184,34 @@ async fn bad_input_gets_exit_2_and_unknown_ids_exit_1() {
     let missing = keys(dir.path(), &["list"]);
     assert_eq!(code(&missing), 2, "no store yet: {}", stderr(&missing));
     for args in [
-        &["create", "--class", "consumption", "--name", "x", "--expires-in", "soon"][..],
-        &["create", "--class", "consumption", "--name", "x", "--rate-limit", "fast"][..],
+        &[
+            "create",
+            "--class",
+            "consumption",
+            "--name",
+            "x",
+            "--expires-in",
+            "soon",
+        ][..],
+        &[
+            "create",
+            "--class",
+            "consumption",
+            "--name",
+            "x",
+            "--rate-limit",
+            "fast",
+        ][..],
         &["create", "--class", "consumption", "--name", " x"][..],
-        &["create", "--class", "consumption", "--name", "x", "--meta", "novalue"][..],
+        &[
+            "create",
+            "--class",
+            "consumption",
+            "--name",
+            "x",
+            "--meta",
+            "novalue",
+        ][..],
         &["revoke", "not-an-id"][..],
     ] {
         let out = keys(dir.path(), args);
@@ -173,14 +233,20 @@ async fn admin(
     url: &str,
     body: Option<Value>,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
-    let mut request = reqwest::Client::new().request(method, url).bearer_auth(ADMIN);
+    let mut request = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(ADMIN);
     if let Some(body) = body {
         request = request.json(&body);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
-    (status, headers, response.json().await.unwrap_or(Value::Null))
+    (
+        status,
+        headers,
+        response.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -220,25 +286,43 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
 
     // Reroll with a grace period: both tokens work; with none, only the new one.
     let reroll = server.url(&format!("/admin/keys/{id}/reroll"));
-    let (code_, _, rerolled) =
-        admin(Method::POST, &reroll, Some(serde_json::json!({"grace": "1h"}))).await;
+    let (code_, _, rerolled) = admin(
+        Method::POST,
+        &reroll,
+        Some(serde_json::json!({"grace": "1h"})),
+    )
+    .await;
     assert_eq!(code_, 200, "{rerolled}");
     let new = rerolled["token"].as_str().unwrap().to_owned();
     assert_ne!(new, old);
     assert_eq!(status(&ingest, Some(&old)).await, 200);
     assert_eq!(status(&ingest, Some(&new)).await, 200);
-    let (code_, _, again) =
-        admin(Method::POST, &reroll, Some(serde_json::json!({"grace": "0s"}))).await;
+    let (code_, _, again) = admin(
+        Method::POST,
+        &reroll,
+        Some(serde_json::json!({"grace": "0s"})),
+    )
+    .await;
     assert_eq!(code_, 200);
     let newest = again["token"].as_str().unwrap().to_owned();
     assert_eq!(status(&ingest, Some(&new)).await, 401);
     assert_eq!(status(&ingest, Some(&newest)).await, 200);
 
     // Revoke: refused at once on this replica.
-    let (code_, _, revoked) = admin(Method::DELETE, &server.url(&format!("/admin/keys/{id}")), None).await;
+    let (code_, _, revoked) = admin(
+        Method::DELETE,
+        &server.url(&format!("/admin/keys/{id}")),
+        None,
+    )
+    .await;
     assert_eq!((code_, revoked["status"].as_str()), (200, Some("revoked")));
     assert_eq!(status(&ingest, Some(&newest)).await, 401);
-    let (code_, _, _) = admin(Method::DELETE, &server.url("/admin/keys/0123456789abcdef"), None).await;
+    let (code_, _, _) = admin(
+        Method::DELETE,
+        &server.url("/admin/keys/0123456789abcdef"),
+        None,
+    )
+    .await;
     assert_eq!(code_, 404);
 
     // Bad bodies are 400 with the JSON error body, never a 500.
@@ -249,7 +333,11 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
         serde_json::json!({"class": "ingest", "name": "x", "extra": 1}),
     ] {
         let (code_, _, error) = admin(Method::POST, &keys_url, Some(body.clone())).await;
-        assert_eq!((code_, error["error"].as_str()), (400, Some("invalid_request")), "{body}");
+        assert_eq!(
+            (code_, error["error"].as_str()),
+            (400, Some("invalid_request")),
+            "{body}"
+        );
     }
     let (code_, _, _) = admin(Method::DELETE, &server.url("/admin/keys/nothex"), None).await;
     assert_eq!(code_, 400);
@@ -265,7 +353,12 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
     let api = server.url("/api/x");
     assert_eq!(status(&api, Some(token)).await, 200);
     assert_eq!(status(&api, Some(token)).await, 200);
-    let response = reqwest::Client::new().get(&api).bearer_auth(token).send().await.unwrap();
+    let response = reqwest::Client::new()
+        .get(&api)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 429);
     let headers = response.headers();
     assert_eq!(headers["retry-after"], "30");
@@ -276,7 +369,9 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
 #[tokio::test(flavor = "multi_thread")]
 async fn project_keys_exchange_at_the_token_endpoint_under_their_name() {
     let dir = tempfile::tempdir().unwrap();
-    let keygen = run(keygate().args(["jwt", "keygen", "--out"]).arg(dir.path().join("jwt")));
+    let keygen = run(keygate()
+        .args(["jwt", "keygen", "--out"])
+        .arg(dir.path().join("jwt")));
     assert_eq!(code(&keygen), 0, "{}", stderr(&keygen));
     let pem = std::fs::read_to_string(dir.path().join("jwt/private.pem")).unwrap();
     let created = create_json(dir.path(), &["--class", "project", "--name", "my-project"]);
@@ -300,7 +395,10 @@ async fn project_keys_exchange_at_the_token_endpoint_under_their_name() {
                 .await
                 .unwrap();
             let status = response.status().as_u16();
-            (status, response.json::<Value>().await.unwrap_or(Value::Null))
+            (
+                status,
+                response.json::<Value>().await.unwrap_or(Value::Null),
+            )
         }
     };
     let (code_, body) = exchange("my-project", project_key.clone()).await;
@@ -309,14 +407,20 @@ async fn project_keys_exchange_at_the_token_endpoint_under_their_name() {
     assert_eq!(status(&server.url("/api/x"), Some(jwt)).await, 200);
     // The key under another name, and the key itself on a route, are refused.
     let (code_, body) = exchange("other-project", project_key.clone()).await;
-    assert_eq!((code_, body["error"].as_str()), (401, Some("invalid_client")));
+    assert_eq!(
+        (code_, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     assert_eq!(status(&server.url("/api/x"), Some(&project_key)).await, 401);
     // Revoked: no more tokens.
     let revoked = keys(dir.path(), &["revoke", created["id"].as_str().unwrap()]);
     assert_eq!(code(&revoked), 0);
     let started = Instant::now();
     while exchange("my-project", project_key.clone()).await.0 != 401 {
-        assert!(started.elapsed() < Duration::from_secs(5), "revocation not seen");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "revocation not seen"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

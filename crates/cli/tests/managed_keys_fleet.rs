@@ -50,14 +50,25 @@ async fn until_status(url: &str, token: &str, want: u16, bound: Duration) -> Dur
         if got == want {
             return started.elapsed();
         }
-        assert!(started.elapsed() < bound, "{url} still answers {got}, not {want}");
+        assert!(
+            started.elapsed() < bound,
+            "{url} still answers {got}, not {want}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 fn cli_create(store: &str, name: &str) -> (String, String) {
     let out = run(keygate().args([
-        "keys", "--store", store, "create", "--class", "consumption", "--name", name, "--json",
+        "keys",
+        "--store",
+        store,
+        "create",
+        "--class",
+        "consumption",
+        "--name",
+        name,
+        "--json",
     ]));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let created: Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -88,7 +99,10 @@ async fn replicas_sharing_postgres_see_revocations_within_a_second_and_survive_a
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let took = until_status(&api_b, &first, 401, Duration::from_secs(5)).await;
-    assert!(took < Duration::from_secs(1), "revocation reached B after {took:?}");
+    assert!(
+        took < Duration::from_secs(1),
+        "revocation reached B after {took:?}"
+    );
 
     // A key created through A is usable on B (looked up once, then cached).
     let created: Value = reqwest::Client::new()
@@ -107,9 +121,21 @@ async fn replicas_sharing_postgres_see_revocations_within_a_second_and_survive_a
     let (_, fresh) = cli_create(&store, "fleet-three");
 
     pg.kill();
-    assert_eq!(status(&api_b, &cached).await, 200, "a cached key keeps working");
-    assert_eq!(status(&api_b, &first).await, 401, "a cached revocation holds");
-    assert_eq!(status(&api_b, &fresh).await, 503, "an uncached key fails closed");
+    assert_eq!(
+        status(&api_b, &cached).await,
+        200,
+        "a cached key keeps working"
+    );
+    assert_eq!(
+        status(&api_b, &first).await,
+        401,
+        "a cached revocation holds"
+    );
+    assert_eq!(
+        status(&api_b, &fresh).await,
+        503,
+        "an uncached key fails closed"
+    );
     let body: Value = reqwest::Client::new()
         .get(&api_b)
         .bearer_auth(&fresh)

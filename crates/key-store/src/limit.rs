@@ -89,7 +89,10 @@ impl Bucket {
         let wait = Duration::from_secs_f64(((1.0 - self.tokens) / rate).max(0.0));
         Err(RateLimited {
             limit,
-            retry_after: wait.as_secs().saturating_add(u64::from(wait.subsec_nanos() > 0)).max(1),
+            retry_after: wait
+                .as_secs()
+                .saturating_add(u64::from(wait.subsec_nanos() > 0))
+                .max(1),
         })
     }
 }
@@ -101,7 +104,13 @@ mod tests {
     #[test]
     fn limits_parse_and_print() {
         let limit: RateLimit = "100/s".parse().unwrap();
-        assert_eq!(limit, RateLimit { requests: 100, seconds: 1 });
+        assert_eq!(
+            limit,
+            RateLimit {
+                requests: 100,
+                seconds: 1
+            }
+        );
         assert_eq!(limit.to_string(), "100/s");
         assert_eq!("6000/m".parse::<RateLimit>().unwrap().seconds, 60);
         for bad in ["", "100", "0/s", "100/w", "-1/s", "1000001/s", "x/s"] {
@@ -111,7 +120,10 @@ mod tests {
 
     #[test]
     fn a_bucket_allows_its_burst_then_refills_at_its_rate() {
-        let limit = RateLimit { requests: 3, seconds: 60 };
+        let limit = RateLimit {
+            requests: 3,
+            seconds: 60,
+        };
         let start = Instant::now();
         let mut bucket = Bucket::full(limit, start);
         for _ in 0..3 {

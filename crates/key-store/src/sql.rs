@@ -118,10 +118,14 @@ fn signed(value: u64) -> i64 {
 
 fn decode(row: &AnyRow) -> Result<StoredKey, StoreError> {
     let get_text = |name: &str| row.try_get::<String, _>(name).map_err(|e| query_error(&e));
-    let get_opt_text =
-        |name: &str| row.try_get::<Option<String>, _>(name).map_err(|e| query_error(&e));
-    let get_opt_int =
-        |name: &str| row.try_get::<Option<i64>, _>(name).map_err(|e| query_error(&e));
+    let get_opt_text = |name: &str| {
+        row.try_get::<Option<String>, _>(name)
+            .map_err(|e| query_error(&e))
+    };
+    let get_opt_int = |name: &str| {
+        row.try_get::<Option<i64>, _>(name)
+            .map_err(|e| query_error(&e))
+    };
     let id_text = get_text("id")?;
     let corrupt = |what| StoreError::Corrupt {
         id: id_text.escape_debug().to_string(),
@@ -142,8 +146,8 @@ fn decode(row: &AnyRow) -> Result<StoredKey, StoreError> {
         }),
         _ => None,
     };
-    let meta: BTreeMap<String, String> =
-        serde_json::from_str(&get_text("meta")?).map_err(|_| corrupt("meta is not a JSON object"))?;
+    let meta: BTreeMap<String, String> = serde_json::from_str(&get_text("meta")?)
+        .map_err(|_| corrupt("meta is not a JSON object"))?;
     let created_at = row
         .try_get::<i64, _>("created_at")
         .map_err(|e| query_error(&e))?;
@@ -174,13 +178,16 @@ impl SqlStore {
     /// or [`StoreError::Query`] (a migration failed).
     pub async fn open(url: &str, create: bool) -> Result<Self, StoreError> {
         let shown = redact_url(url);
-        let engine = engine_of(url).ok_or_else(|| StoreError::UnsupportedUrl {
-            url: shown.clone(),
-        })?;
+        let engine =
+            engine_of(url).ok_or_else(|| StoreError::UnsupportedUrl { url: shown.clone() })?;
         sqlx::any::install_default_drivers();
         let mut connect = url.to_owned();
         if engine == "sqlite" && create && !url.contains("mode=") {
-            connect.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            connect.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
         let pool = AnyPoolOptions::new()
             .max_connections(if engine == "sqlite" { 1 } else { 4 })
@@ -270,10 +277,12 @@ impl SqlStore {
 
     /// Bumps the store-wide version inside `tx` and returns it.
     async fn bump(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<i64, sqlx::Error> {
-        sqlx::query("UPDATE keygate_version SET version = version + 1 WHERE id = 1 RETURNING version")
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get::<i64, _>("version")
+        sqlx::query(
+            "UPDATE keygate_version SET version = version + 1 WHERE id = 1 RETURNING version",
+        )
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get::<i64, _>("version")
     }
 
     async fn fetch(&self, id: ManagedKeyId) -> Result<Option<StoredKey>, StoreError> {

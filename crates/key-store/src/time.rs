@@ -67,7 +67,17 @@ mod tests {
         assert_eq!(parse_duration("24h"), Ok(Duration::from_secs(86_400)));
         assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
         assert_eq!(parse_duration("1s"), Ok(Duration::from_secs(1)));
-        for bad in ["", "0s", "10", "d", "1w", "-1d", "1.5h", "99999999999999999999d", "36501d"] {
+        for bad in [
+            "",
+            "0s",
+            "10",
+            "d",
+            "1w",
+            "-1d",
+            "1.5h",
+            "99999999999999999999d",
+            "36501d",
+        ] {
             assert_eq!(parse_duration(bad), Err(DurationError), "{bad}");
         }
     }

@@ -65,7 +65,9 @@ async fn created_keys_verify_for_their_class_only_and_list_without_secrets() {
     assert!(token.starts_with(&format!("kgm_{}_", created.record.id)));
     assert!(keys.protects(KeyClass::Consumption));
 
-    assert!(allowed(&keys.verify(KeyClass::Consumption, &token).await.unwrap()));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, &token).await.unwrap()
+    ));
     assert_eq!(
         refused(&keys.verify(KeyClass::Ingest, &token).await.unwrap()),
         Some(ApiKeyError::WrongClass)
@@ -87,12 +89,18 @@ async fn created_keys_verify_for_their_class_only_and_list_without_secrets() {
     assert!(!shown.contains(&token[21..60]), "no secret in a listing");
 
     // Names are unique per class among unrevoked keys.
-    let taken = keys.create(new_key(KeyClass::Consumption, "reporting")).await;
+    let taken = keys
+        .create(new_key(KeyClass::Consumption, "reporting"))
+        .await;
     assert!(matches!(
         taken,
         Err(key_store::NewKeyError::Store(StoreError::NameTaken { .. }))
     ));
-    assert!(keys.create(new_key(KeyClass::Consumption, " padded")).await.is_err());
+    assert!(
+        keys.create(new_key(KeyClass::Consumption, " padded"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -106,13 +114,18 @@ async fn expiry_is_enforced_at_verification_by_the_clock() {
     let token = created.token.expose_secret();
     assert_eq!(created.record.expires_at, Some(T0 + 30 * 86_400));
     clock.advance(30 * 86_400 - 1);
-    assert!(allowed(&keys.verify(KeyClass::Ingest, token).await.unwrap()));
+    assert!(allowed(
+        &keys.verify(KeyClass::Ingest, token).await.unwrap()
+    ));
     clock.advance(1);
     assert_eq!(
         refused(&keys.verify(KeyClass::Ingest, token).await.unwrap()),
         Some(ApiKeyError::Expired)
     );
-    assert_eq!(keys.list().await.unwrap()[0].status(clock_now(&clock)), KeyStatus::Expired);
+    assert_eq!(
+        keys.list().await.unwrap()[0].status(clock_now(&clock)),
+        KeyStatus::Expired
+    );
 }
 
 fn clock_now(clock: &ManualClock) -> u64 {
@@ -125,7 +138,10 @@ async fn a_reroll_keeps_the_old_secret_only_for_the_grace_period() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::at(T0);
     let keys = open(&dir, &clock).await;
-    let created = keys.create(new_key(KeyClass::Consumption, "app")).await.unwrap();
+    let created = keys
+        .create(new_key(KeyClass::Consumption, "app"))
+        .await
+        .unwrap();
     let old = created.token.expose_secret().to_owned();
     let rerolled = keys
         .reroll(created.record.id, Duration::from_secs(3600))
@@ -135,14 +151,20 @@ async fn a_reroll_keeps_the_old_secret_only_for_the_grace_period() {
     let new = rerolled.token.expose_secret().to_owned();
     assert_ne!(old, new);
     assert_eq!(rerolled.record.previous_valid_until, Some(T0 + 3600));
-    assert!(allowed(&keys.verify(KeyClass::Consumption, &old).await.unwrap()));
-    assert!(allowed(&keys.verify(KeyClass::Consumption, &new).await.unwrap()));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, &old).await.unwrap()
+    ));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, &new).await.unwrap()
+    ));
     clock.advance(3600);
     assert_eq!(
         refused(&keys.verify(KeyClass::Consumption, &old).await.unwrap()),
         Some(ApiKeyError::NoMatch)
     );
-    assert!(allowed(&keys.verify(KeyClass::Consumption, &new).await.unwrap()));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, &new).await.unwrap()
+    ));
 }
 
 #[tokio::test]
@@ -151,15 +173,26 @@ async fn a_revocation_by_another_process_is_seen_within_one_poll_and_classes_sta
     let clock = ManualClock::at(T0);
     let gateway = open(&dir, &clock).await;
     let cli = open(&dir, &clock).await;
-    let created = cli.create(new_key(KeyClass::Consumption, "svc")).await.unwrap();
+    let created = cli
+        .create(new_key(KeyClass::Consumption, "svc"))
+        .await
+        .unwrap();
     let token = created.token.expose_secret();
     assert!(!gateway.protects(KeyClass::Consumption), "not polled yet");
     gateway.sync().await.unwrap();
     assert!(gateway.protects(KeyClass::Consumption));
-    assert!(allowed(&gateway.verify(KeyClass::Consumption, token).await.unwrap()));
+    assert!(allowed(
+        &gateway.verify(KeyClass::Consumption, token).await.unwrap()
+    ));
     let lookups = gateway.store_lookups();
-    assert!(allowed(&gateway.verify(KeyClass::Consumption, token).await.unwrap()));
-    assert_eq!(gateway.store_lookups(), lookups, "a cached key costs no query");
+    assert!(allowed(
+        &gateway.verify(KeyClass::Consumption, token).await.unwrap()
+    ));
+    assert_eq!(
+        gateway.store_lookups(),
+        lookups,
+        "a cached key costs no query"
+    );
 
     cli.revoke(created.record.id).await.unwrap().unwrap();
     assert_eq!(gateway.sync().await.unwrap(), 1);
@@ -209,8 +242,12 @@ async fn rate_limited_keys_get_a_retry_after_and_last_use_is_written_in_a_batch(
     });
     let created = keys.create(new).await.unwrap();
     let token = created.token.expose_secret();
-    assert!(allowed(&keys.verify(KeyClass::Consumption, token).await.unwrap()));
-    assert!(allowed(&keys.verify(KeyClass::Consumption, token).await.unwrap()));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, token).await.unwrap()
+    ));
+    assert!(allowed(
+        &keys.verify(KeyClass::Consumption, token).await.unwrap()
+    ));
     match keys.verify(KeyClass::Consumption, token).await.unwrap() {
         Judged::Limited(limited) => {
             assert_eq!(limited.retry_after, 30);
@@ -218,7 +255,11 @@ async fn rate_limited_keys_get_a_retry_after_and_last_use_is_written_in_a_batch(
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(keys.list().await.unwrap()[0].last_used_at, None, "not yet flushed");
+    assert_eq!(
+        keys.list().await.unwrap()[0].last_used_at,
+        None,
+        "not yet flushed"
+    );
     assert_eq!(keys.flush_last_used().await.unwrap(), 1);
     assert_eq!(keys.list().await.unwrap()[0].last_used_at, Some(T0));
 }

@@ -36,7 +36,11 @@ pub fn admin_router(handle: AuthHandle) -> Router {
         .with_state(handle)
 }
 
-/// The managed-key admin routes.
+/// The managed-key admin routes. Their helpers return the error response itself.
+#[allow(
+    clippy::result_large_err,
+    reason = "an early-return response, built once per failed request"
+)]
 mod keys {
     use std::collections::BTreeMap;
     use std::sync::Arc;
@@ -59,7 +63,7 @@ mod keys {
     /// Request bodies larger than this get 413.
     const MAX_BODY_BYTES: usize = 16 * 1024;
 
-    #[derive(serde::Deserialize)]
+    #[derive(serde::Deserialize, Default)]
     #[serde(deny_unknown_fields, rename_all = "camelCase")]
     struct CreateBody {
         class: String,
@@ -155,23 +159,14 @@ mod keys {
         ManagedKeyId::parse(id).map_err(|_| bad_request("a key id is 16 lower-case hex characters"))
     }
 
-    impl Default for CreateBody {
-        fn default() -> Self {
-            Self {
-                class: String::new(),
-                name: String::new(),
-                expires_in: None,
-                rate_limit: None,
-                meta: BTreeMap::new(),
-            }
-        }
-    }
-
     pub(super) async fn create(State(handle): State<AuthHandle>, bytes: Bytes) -> Response {
         let result = async {
             let managed = managed(&handle)?;
             let body: CreateBody = body(&bytes, true)?;
-            let class: KeyClass = body.class.parse().map_err(|e: key_store::ClassError| bad_request(&e.to_string()))?;
+            let class: KeyClass = body
+                .class
+                .parse()
+                .map_err(|e: key_store::ClassError| bad_request(&e.to_string()))?;
             let expires_in: Option<Duration> = body
                 .expires_in
                 .map(|text| parse_duration(&text))
@@ -194,7 +189,11 @@ mod keys {
                 .map_err(|e| new_key_failure(&e))?;
             Ok::<_, Response>(json_response(
                 StatusCode::CREATED,
-                &with_token(&created.record, created.token.expose_secret(), managed.now()),
+                &with_token(
+                    &created.record,
+                    created.token.expose_secret(),
+                    managed.now(),
+                ),
             ))
         };
         result.await.unwrap_or_else(|response| response)
@@ -234,7 +233,10 @@ mod keys {
                 .await
                 .map_err(|e| store_failure(&e))?
                 .ok_or_else(|| not_found(id))?;
-            Ok::<_, Response>(json_response(StatusCode::OK, &record.to_json(managed.now())))
+            Ok::<_, Response>(json_response(
+                StatusCode::OK,
+                &record.to_json(managed.now()),
+            ))
         };
         result.await.unwrap_or_else(|response| response)
     }
@@ -262,7 +264,11 @@ mod keys {
                 .ok_or_else(|| not_found(id))?;
             Ok::<_, Response>(json_response(
                 StatusCode::OK,
-                &with_token(&rerolled.record, rerolled.token.expose_secret(), managed.now()),
+                &with_token(
+                    &rerolled.record,
+                    rerolled.token.expose_secret(),
+                    managed.now(),
+                ),
             ))
         };
         result.await.unwrap_or_else(|response| response)

@@ -85,11 +85,11 @@ pub use extract::{Authenticated, Claims, ExtractError};
 pub use forward_auth::{FORWARD_AUTH_PATH, forward_auth_router};
 pub use handle::{AuthHandle, BoxError, HandleBuilder, HandleStats, ReloadError};
 pub use identity::{IdentityHeaders, KEY_NAME_HEADER, METHOD_HEADER, SUBJECT_HEADER};
-pub use key_store;
 #[cfg(feature = "issuer")]
 pub use issuer::{DEFAULT_TOKEN_TTL, IssuerError, Project, TokenIssuer, token_issuer_router};
 #[cfg(feature = "jwks")]
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings, JwksSource};
+pub use key_store;
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{install_prometheus_recorder, metrics_router};

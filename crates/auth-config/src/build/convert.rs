@@ -113,7 +113,10 @@ impl Builder<'_> {
     /// `[keys]`: the managed-key store and its intervals.
     fn keys_section(&mut self) -> Result<KeysSettings, ConfigError> {
         let defaults = KeysSettings::default();
-        let store = self.layers.text(KEYS_STORE)?.filter(|(t, _)| !t.trim().is_empty());
+        let store = self
+            .layers
+            .text(KEYS_STORE)?
+            .filter(|(t, _)| !t.trim().is_empty());
         let (store, store_configured) = match store {
             Some((url, origin)) => {
                 let url = url.trim().to_owned();

@@ -131,9 +131,8 @@ impl ManagedToken {
         let decoded = URL_SAFE_NO_PAD
             .decode(secret)
             .map_err(|_| ApiKeyError::UnknownShape)?;
-        let secret: [u8; SECRET_BYTES] = decoded
-            .try_into()
-            .map_err(|_| ApiKeyError::UnknownShape)?;
+        let secret: [u8; SECRET_BYTES] =
+            decoded.try_into().map_err(|_| ApiKeyError::UnknownShape)?;
         Ok(Self { id, secret })
     }
 
@@ -152,7 +151,11 @@ impl ManagedToken {
         context.update(&self.secret);
         let tag = context.sign();
         let mut out = [0u8; DIGEST_BYTES];
-        out.copy_from_slice(tag.as_ref().get(..DIGEST_BYTES).unwrap_or(&[0; DIGEST_BYTES]));
+        out.copy_from_slice(
+            tag.as_ref()
+                .get(..DIGEST_BYTES)
+                .unwrap_or(&[0; DIGEST_BYTES]),
+        );
         out
     }
 
@@ -222,11 +225,21 @@ mod tests {
         let mut typo = token.to_owned();
         let last = if token.ends_with('0') { "1" } else { "0" };
         typo.replace_range(MANAGED_TOKEN_LEN - 1.., last);
-        assert_eq!(ManagedToken::parse(&typo).unwrap_err(), ApiKeyError::BadChecksum);
+        assert_eq!(
+            ManagedToken::parse(&typo).unwrap_err(),
+            ApiKeyError::BadChecksum
+        );
         let upper = token.replace("abcdef", "ABCDEF");
-        assert_eq!(ManagedToken::parse(&upper).unwrap_err(), ApiKeyError::UnknownShape);
+        assert_eq!(
+            ManagedToken::parse(&upper).unwrap_err(),
+            ApiKeyError::UnknownShape
+        );
         for bad in ["", "kgm_", "kg_x", &token[..MANAGED_TOKEN_LEN - 1], "kgm_é"] {
-            assert_eq!(ManagedToken::parse(bad).unwrap_err(), ApiKeyError::UnknownShape, "{bad}");
+            assert_eq!(
+                ManagedToken::parse(bad).unwrap_err(),
+                ApiKeyError::UnknownShape,
+                "{bad}"
+            );
         }
         let no_separator = token.replacen(&format!("{id}_"), &format!("{id}-"), 1);
         assert!(ManagedToken::parse(&no_separator).is_err());
@@ -234,8 +247,14 @@ mod tests {
 
     #[test]
     fn the_digest_binds_the_id() {
-        let a = ManagedToken { id: ManagedKeyId([1; 8]), secret: [7; 32] };
-        let b = ManagedToken { id: ManagedKeyId([2; 8]), secret: [7; 32] };
+        let a = ManagedToken {
+            id: ManagedKeyId([1; 8]),
+            secret: [7; 32],
+        };
+        let b = ManagedToken {
+            id: ManagedKeyId([2; 8]),
+            secret: [7; 32],
+        };
         assert_ne!(a.digest(b"p"), b.digest(b"p"));
     }
 }

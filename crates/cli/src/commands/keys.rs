@@ -42,7 +42,8 @@ pub(crate) async fn open(
             "there is no key store at {url} yet (keygate keys create makes it)"
         )));
     }
-    let store: Arc<dyn KeyStore> = Arc::new(SqlStore::open(url, create).await.map_err(store_error)?);
+    let store: Arc<dyn KeyStore> =
+        Arc::new(SqlStore::open(url, create).await.map_err(store_error)?);
     ManagedKeys::open(store, settings, clock)
         .await
         .map_err(store_error)
@@ -58,15 +59,16 @@ fn class_of(class: ManagedClass) -> KeyClass {
 }
 
 fn parse_id(id: &str) -> Result<ManagedKeyId> {
-    ManagedKeyId::parse(id.trim())
-        .map_err(|_| usage("a key id is 16 lower-case hex characters, as `keygate keys list` shows"))
+    ManagedKeyId::parse(id.trim()).map_err(|_| {
+        usage("a key id is 16 lower-case hex characters, as `keygate keys list` shows")
+    })
 }
 
 fn new_key_error(error: NewKeyError) -> anyhow::Error {
     match error {
-        NewKeyError::Store(StoreError::NameTaken { .. }) | NewKeyError::BadName | NewKeyError::BadMeta => {
-            usage(error.to_string())
-        }
+        NewKeyError::Store(StoreError::NameTaken { .. })
+        | NewKeyError::BadName
+        | NewKeyError::BadMeta => usage(error.to_string()),
         NewKeyError::Store(store) => store_error(store),
         other => anyhow::Error::new(other),
     }
@@ -141,7 +143,13 @@ pub(crate) fn run(args: KeysArgs) -> Result<Outcome> {
                     })
                     .await
                     .map_err(new_key_error)?;
-                print_token(&created.record, created.token.expose_secret(), "created", json, now);
+                print_token(
+                    &created.record,
+                    created.token.expose_secret(),
+                    "created",
+                    json,
+                    now,
+                );
             }
             KeysCommand::List { json } => {
                 let records = keys.list().await.map_err(store_error)?;
@@ -188,7 +196,13 @@ pub(crate) fn run(args: KeysArgs) -> Result<Outcome> {
                 };
                 match keys.reroll(id, grace).await.map_err(new_key_error)? {
                     Some(rerolled) => {
-                        print_token(&rerolled.record, rerolled.token.expose_secret(), "rerolled", json, now);
+                        print_token(
+                            &rerolled.record,
+                            rerolled.token.expose_secret(),
+                            "rerolled",
+                            json,
+                            now,
+                        );
                         if !json {
                             println!(
                                 "The previous token works until {}.",

@@ -3,8 +3,8 @@
 pub(crate) mod config;
 mod generate;
 mod hash;
-pub(crate) mod keys;
 pub(crate) mod jwt;
+pub(crate) mod keys;
 mod remote;
 mod token;
 

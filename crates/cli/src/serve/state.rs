@@ -160,7 +160,7 @@ mod tests {
         let options = LoadOptions::new().with_directory(dir.path()).with_env(env);
         let config = Config::load(&options).unwrap();
 
-        let state = from_config(&config, None).unwrap();
+        let state = from_config(&config, None, None).unwrap();
 
         assert_eq!(
             state.jwks().map(server_middleware::JwksSource::url),

@@ -50,7 +50,16 @@ impl Postgres {
         let data = pg.data();
         let out = pg
             .command("initdb")
-            .args(["-D", &data, "-U", "keygate", "--auth=trust", "-E", "UTF8", "--no-sync"])
+            .args([
+                "-D",
+                &data,
+                "-U",
+                "keygate",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ])
             .output()
             .expect("initdb runs");
         assert!(
@@ -91,7 +100,18 @@ impl Postgres {
         let log = self.dir.path().join("postgres.log").display().to_string();
         let out = self
             .command("pg_ctl")
-            .args(["-D", &self.data(), "-o", &options, "-l", &log, "-w", "-t", "30", "start"])
+            .args([
+                "-D",
+                &self.data(),
+                "-o",
+                &options,
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "30",
+                "start",
+            ])
             .output()
             .expect("pg_ctl runs");
         assert!(

@@ -122,7 +122,12 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
                 return Rejection::StoreUnavailable.to_response();
             }
         }
-        return sign(&issuer, &body.project_id, active.clock.unix_now(), &telemetry::untrusted(&body.project_id));
+        return sign(
+            &issuer,
+            &body.project_id,
+            active.clock.unix_now(),
+            &telemetry::untrusted(&body.project_id),
+        );
     }
     // The check is cached by a digest of both fields, like a verification: a replayed wrong key
     // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`.
