@@ -253,6 +253,12 @@ impl ManagedKeys {
         }
     }
 
+    /// Drops what memory knows about `id` (the next use asks the store again).
+    pub fn forget(&self, id: ManagedKeyId) {
+        self.known.invalidate(&id);
+        self.unknown.invalidate(&id);
+    }
+
     /// Looks `id` up in the store and remembers the answer (known or unknown).
     ///
     /// # Errors
