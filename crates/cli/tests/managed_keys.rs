@@ -139,7 +139,17 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
 
     let server = gateway(dir.path(), Some(&upstream.url("")));
     let api = server.url("/api/orders");
-    assert_eq!(status(&api, Some(&token)).await, 200);
+    // A client's own identity headers, in every spelling, never reach the upstream.
+    let response = reqwest::Client::new()
+        .get(&api)
+        .bearer_auth(&token)
+        .header("X-Keygate-Key-Name", "forged")
+        .header("X_Keygate_Key_Name", "forged")
+        .header("X-Keygate-Subject", "key:forged")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
     let seen = upstream.received();
     let last = seen.last().unwrap();
     assert_eq!(
@@ -341,6 +351,22 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
     }
     let (code_, _, _) = admin(Method::DELETE, &server.url("/admin/keys/nothex"), None).await;
     assert_eq!(code_, 400);
+
+    // A managed admin key is an admin credential.
+    let (code_, _, admin_key) = admin(
+        Method::POST,
+        &keys_url,
+        Some(serde_json::json!({"class": "admin", "name": "ops"})),
+    )
+    .await;
+    assert_eq!(code_, 201);
+    let ops = admin_key["token"].as_str().unwrap();
+    assert_eq!(status(&keys_url, Some(ops)).await, 200);
+    assert_eq!(
+        status(&server.url("/ingest/events"), Some(ops)).await,
+        401,
+        "admin keys open admin routes only"
+    );
 
     // A rate-limited key: 429 with Retry-After and the ratelimit-headers draft's fields.
     let (_, _, limited) = admin(

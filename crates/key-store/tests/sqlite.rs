@@ -85,7 +85,22 @@ async fn created_keys_verify_for_their_class_only_and_list_without_secrets() {
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].name, "reporting");
     assert_eq!(listed[0].meta["team"], "data");
-    let shown = format!("{:?} {}", listed, listed[0].to_json(T0));
+    let stored = key_store::sql::SqlStore::open(
+        &format!("sqlite://{}", dir.path().join("keys.db").display()),
+        false,
+    )
+    .await
+    .unwrap()
+    .get(created.record.id)
+    .await
+    .unwrap()
+    .unwrap();
+    let digest: String = stored.digest.iter().map(|b| format!("{b:02x}")).collect();
+    let shown = format!("{:?} {} {stored:?} {keys:?}", listed, listed[0].to_json(T0));
+    assert!(
+        !shown.contains(&digest) && !shown.contains("digest: ["),
+        "{shown}"
+    );
     assert!(!shown.contains(&token[21..60]), "no secret in a listing");
 
     // Names are unique per class among unrevoked keys.
