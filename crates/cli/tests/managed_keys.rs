@@ -352,6 +352,12 @@ async fn admin_api_round_trip_with_reroll_grace_revoke_and_rate_limit() {
     let (code_, _, _) = admin(Method::DELETE, &server.url("/admin/keys/nothex"), None).await;
     assert_eq!(code_, 400);
 
+    // The status report names the store and counts the classes it protects as protected.
+    let (code_, _, report) = admin(Method::GET, &server.url("/admin/status"), None).await;
+    assert_eq!(code_, 200);
+    assert_eq!(report["managed_keys"]["engine"], "sqlite", "{report}");
+    assert_eq!(report["ingest"]["open"], false, "{report}");
+
     // A managed admin key is an admin credential.
     let (code_, _, admin_key) = admin(
         Method::POST,

@@ -224,6 +224,12 @@ impl ManagedKeys {
         self.clock.unix_now()
     }
 
+    /// Keys in memory (approximate, for status).
+    #[must_use]
+    pub fn cached_count(&self) -> u64 {
+        self.known.entry_count()
+    }
+
     /// Store queries made to look up presented ids (for tests and status).
     #[must_use]
     pub fn store_lookups(&self) -> u64 {

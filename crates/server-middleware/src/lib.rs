@@ -101,7 +101,7 @@ pub use response::{
 pub use state::{AuthState, AuthStateBuilder, Budgets, StateError};
 pub use status::{
     AdminStatus, BudgetStats, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus,
-    JwtKeyStatus, JwtStatus, KdfStatus, RouteStatus, Status,
+    JwtKeyStatus, JwtStatus, KdfStatus, ManagedKeysStatus, RouteStatus, Status,
 };
 
 /// The README's Rust examples, compiled as doc tests so they stay true.
