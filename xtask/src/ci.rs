@@ -9,7 +9,7 @@ const DEFAULT_PROPTEST_CASES: u32 = 256;
 
 /// The real components integration tests start; without them those tests are skipped (and
 /// reported here), unless [`REQUIRE_COMPONENTS`] is set, as `ci` does.
-const COMPONENTS: [&str; 2] = ["nginx", "caddy"];
+const COMPONENTS: [&str; 3] = ["nginx", "caddy", "initdb"];
 
 /// The variable the tests read (crates/cli/tests/support, clients/browser/test): set, a missing
 /// component fails them.
@@ -67,7 +67,15 @@ fn run_tests(args: &[String], components: Components) -> Result<()> {
         eprintln!(
             "note: the tests that start {} were skipped: not installed (`apt-get install {}`; .ci/run installs them)",
             missing.join(" and "),
-            missing.join(" ")
+            missing
+                .iter()
+                .map(|program| if *program == "initdb" {
+                    "postgresql"
+                } else {
+                    program
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     Ok(())
@@ -76,8 +84,15 @@ fn run_tests(args: &[String], components: Components) -> Result<()> {
 /// Whether `program` is on `PATH` or in the sbin directories Debian installs daemons to.
 fn has_component(program: &str) -> bool {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    // Debian's PostgreSQL server binaries (initdb, pg_ctl) are in /usr/lib/postgresql/<v>/bin.
+    let postgres_dirs = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"));
     std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .chain(postgres_dirs)
         .any(|dir| dir.join(program).is_file())
 }
 

@@ -5,13 +5,14 @@
 
 /// Sections of `moose.config.toml` that keygate owns. Other top-level sections belong to Moose
 /// and are ignored.
-pub(crate) const SECTIONS: [&str; 6] = [
+pub(crate) const SECTIONS: [&str; 7] = [
     "authentication",
     "jwt",
     "token_issuer",
     "cache",
     "server",
     "limits",
+    "keys",
 ];
 
 /// The plain-text admin token's documented variable (after the prefix); it has no file key.
@@ -103,9 +104,13 @@ pub(crate) const LIMITS_MAX_TRACKED: Setting = setting("limits", "max_tracked");
 pub(crate) const LIMITS_REFUSAL_DELAY: Setting = setting("limits", "refusal_delay_ms");
 pub(crate) const SERVER_MAX_AUTHORIZATION_BYTES: Setting =
     setting("server", "max_authorization_bytes");
+pub(crate) const KEYS_STORE: Setting = documented("keys", "store", "KEYS_STORE");
+pub(crate) const KEYS_SYNC_INTERVAL: Setting = setting("keys", "sync_interval_ms");
+pub(crate) const KEYS_LAST_USED_FLUSH: Setting = setting("keys", "last_used_flush_seconds");
+pub(crate) const KEYS_MAX_CACHED: Setting = setting("keys", "max_cached");
 
 /// Every setting, in the order `explain()` lists them.
-pub(crate) const SETTINGS: [Setting; 45] = [
+pub(crate) const SETTINGS: [Setting; 49] = [
     ADMIN_API_KEY,
     INGEST_API_KEYS,
     CONSUMPTION_API_KEYS,
@@ -151,6 +156,10 @@ pub(crate) const SETTINGS: [Setting; 45] = [
     LIMITS_FAILURES_PER_PROJECT,
     LIMITS_MAX_TRACKED,
     LIMITS_REFUSAL_DELAY,
+    KEYS_STORE,
+    KEYS_SYNC_INTERVAL,
+    KEYS_LAST_USED_FLUSH,
+    KEYS_MAX_CACHED,
 ];
 
 /// Keys of one `[[token_issuer.projects]]` entry.

@@ -34,6 +34,7 @@ pub struct Config {
     pub(crate) client_budget: BudgetSettings,
     pub(crate) project_budget: BudgetSettings,
     pub(crate) server: ServerSettings,
+    pub(crate) keys: crate::KeysSettings,
     pub(crate) file: Option<PathBuf>,
     pub(crate) explained: Vec<Explained>,
     pub(crate) warnings: Vec<ConfigWarning>,
@@ -177,6 +178,12 @@ impl Config {
     #[must_use]
     pub fn server(&self) -> &ServerSettings {
         &self.server
+    }
+
+    /// `[keys]`: the managed-key store.
+    #[must_use]
+    pub fn keys(&self) -> &crate::KeysSettings {
+        &self.keys
     }
 
     /// The configuration file that was read, if one was.

@@ -20,4 +20,4 @@ pub use error::ConfigError;
 pub use explain::{ConfigWarning, Explained};
 pub use options::{DEFAULT_ENV_PREFIX, DEFAULT_FILE_NAME, LoadOptions};
 pub use origin::Origin;
-pub use settings::{Project, ServerSettings, TokenIssuerSettings};
+pub use settings::{KeysSettings, Project, ServerSettings, TokenIssuerSettings};

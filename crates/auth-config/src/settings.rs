@@ -6,6 +6,45 @@ use auth_core::apikey::KeySet;
 use auth_core::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 use auth_core::jwt::SigningKey;
 
+/// `[keys]`: the managed-key store (docs/keys.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeysSettings {
+    /// `sqlite://PATH` or `postgres://…` (default [`KeysSettings::DEFAULT_STORE`]).
+    pub store: String,
+    /// Whether `store` was set (file or environment) rather than defaulted: a configured store
+    /// is opened (and a SQLite file created) at start, the default one only if its file exists.
+    pub store_configured: bool,
+    /// How often replicas poll the store for revocations and new keys.
+    pub sync_interval: std::time::Duration,
+    /// How often last-used times are written.
+    pub last_used_flush: std::time::Duration,
+    /// Known keys kept in memory.
+    pub max_cached: u64,
+}
+
+impl KeysSettings {
+    /// The default store: a SQLite file in the working directory, created on first use.
+    pub const DEFAULT_STORE: &'static str = "sqlite://keygate-keys.db";
+    /// Default poll interval in milliseconds.
+    pub const DEFAULT_SYNC_INTERVAL_MS: u64 = 250;
+    /// Default last-used flush interval in seconds.
+    pub const DEFAULT_LAST_USED_FLUSH_SECONDS: u64 = 10;
+    /// Default number of cached keys.
+    pub const DEFAULT_MAX_CACHED: u64 = 100_000;
+}
+
+impl Default for KeysSettings {
+    fn default() -> Self {
+        Self {
+            store: Self::DEFAULT_STORE.to_owned(),
+            store_configured: false,
+            sync_interval: std::time::Duration::from_millis(Self::DEFAULT_SYNC_INTERVAL_MS),
+            last_used_flush: std::time::Duration::from_secs(Self::DEFAULT_LAST_USED_FLUSH_SECONDS),
+            max_cached: Self::DEFAULT_MAX_CACHED,
+        }
+    }
+}
+
 /// `[server]`: where `keygate serve` listens, what it protects, and the limits of its
 /// connections. The gateway applies these; auth-config only loads and validates them.
 #[derive(Debug, Clone, PartialEq, Eq)]

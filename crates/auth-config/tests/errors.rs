@@ -721,3 +721,22 @@ fn limits_out_of_range_are_refused() {
         "{err} {dir:?}"
     );
 }
+
+#[test]
+fn key_store_urls_of_unknown_engines_and_out_of_range_intervals() {
+    let (_, err) = fail(Some("[keys]\nstore = \"mysql://kg:pw@db/keys\"\n"), &[]);
+    assert!(matches!(err, ConfigError::InvalidValue { .. }), "{err:?}");
+    assert!(err.to_string().contains("keys.store"), "{err}");
+    assert_no_secret(&err, "pw@");
+    let (_, err) = fail(None, &[("MOOSE_KEYS__SYNC_INTERVAL_MS", "10")]);
+    assert_names(
+        &err,
+        "keys.sync_interval_ms",
+        "env MOOSE_KEYS__SYNC_INTERVAL_MS",
+    );
+    let (_, err) = fail(Some("[keys]\nstor = \"sqlite://x.db\"\n"), &[]);
+    assert!(
+        err.to_string().contains("keys.stor"),
+        "unknown key named: {err}"
+    );
+}

@@ -165,8 +165,38 @@ fn generic_names_reach_every_section() {
             "MOOSE_TOKEN_ISSUER__PREVIOUS_PUBLIC_KEYS",
             previous.as_str(),
         ),
+        (
+            "MOOSE_KEYS__STORE",
+            "postgres://keygate:s3cret@db.internal:5432/keys",
+        ),
+        ("MOOSE_KEYS__SYNC_INTERVAL_MS", "500"),
+        ("MOOSE_KEYS__LAST_USED_FLUSH_SECONDS", "30"),
+        ("MOOSE_KEYS__MAX_CACHED", "2000"),
     ];
     let config = load(None, &env).unwrap();
+    let keys = config.keys();
+    assert_eq!(
+        keys.store,
+        "postgres://keygate:s3cret@db.internal:5432/keys"
+    );
+    assert!(keys.store_configured);
+    assert_eq!(
+        (
+            keys.sync_interval.as_millis(),
+            keys.last_used_flush.as_secs(),
+            keys.max_cached
+        ),
+        (500, 30, 2000)
+    );
+    let shown = config
+        .explain()
+        .iter()
+        .find(|e| e.setting == "keys.store")
+        .unwrap();
+    assert!(
+        !shown.value.contains("s3cret") && shown.value.ends_with("@db.internal:5432/keys"),
+        "the store URL is shown without its password: {shown}"
+    );
     assert_eq!(config.admin_hashes().keys().len(), 1);
     assert_eq!(config.consumption_keys().keys().len(), 1);
     let verifier = config.jwt_verifier().unwrap();

@@ -35,6 +35,83 @@ pub(crate) enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Managed keys: create, list, revoke and reroll keys in the key store (docs/keys.md).
+    Keys(KeysArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    /// The key store: sqlite://PATH or postgres://USER@HOST:PORT/DB (default: [keys] store,
+    /// else sqlite://keygate-keys.db).
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) store: Option<String>,
+    /// Configuration file consulted for [keys] store (default: ./moose.config.toml if present).
+    #[arg(long, global = true)]
+    pub(crate) config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: KeysCommand,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ManagedClass {
+    /// `/ingest/` routes.
+    Ingest,
+    /// `/api/` routes.
+    Consumption,
+    /// `/admin/` routes.
+    Admin,
+    /// A token-issuer project: POST /auth/token with projectId = the name.
+    Project,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Create a key; its token is printed once, never again.
+    #[command(after_help = "Examples:
+  keygate keys create --class consumption --name reporting --expires-in 30d
+  keygate keys create --class ingest --name sensor-7 --rate-limit 100/s --meta team=iot --json")]
+    Create {
+        /// What the key opens.
+        #[arg(long, value_enum)]
+        class: ManagedClass,
+        /// Its name (for project keys: the projectId at POST /auth/token).
+        #[arg(long)]
+        name: String,
+        /// Lifetime: 90s, 15m, 24h, 30d (default: until revoked).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Token bucket per replica: 100/s, 6000/m, 100000/d.
+        #[arg(long, value_name = "N/UNIT")]
+        rate_limit: Option<String>,
+        /// Metadata `key=value`; repeatable.
+        #[arg(long = "meta", value_name = "K=V")]
+        meta: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List keys: id, name, class, created, expires, last used, status.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a key: refused by every replica within a second.
+    Revoke {
+        /// The key's id (16 hex characters).
+        id: String,
+    },
+    /// Give a key a new secret; the old one works until the grace period ends.
+    Reroll {
+        /// The key's id (16 hex characters).
+        id: String,
+        /// How long the old secret keeps working (default 24h; 0s ends it now).
+        #[arg(long, value_name = "DURATION", default_value = "24h")]
+        grace: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

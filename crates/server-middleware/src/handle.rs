@@ -400,7 +400,8 @@ async fn decide_for(
     let presented = CredentialKind::presented(class, &credentials);
     let span = telemetry::auth_span(class);
     let verifier = CachedVerifier::new(active, client.map(ClientId::of));
-    let result = decide(class, credentials, active.state.mechanisms(), &verifier)
+    let mechanisms = active.state.effective_mechanisms();
+    let result = decide(class, credentials, &mechanisms, &verifier)
         .instrument(span.clone())
         .await
         .map_err(Rejection::from);
@@ -412,6 +413,7 @@ async fn decide_for(
                 | Principal::Admin {
                     key_id: Some(key_id),
                 } => Some(key_id),
+                Principal::ManagedKey { id, .. } => Some(id),
                 _ => None,
             };
             let logged = Logged::Allowed {
@@ -430,7 +432,7 @@ async fn decide_for(
             let logged = Logged::Refused { reason: &reason };
             telemetry::record(&span, class, presented, outcome, &logged);
         }
-        Err(Rejection::TooManyRequests { .. }) => {
+        Err(Rejection::TooManyRequests { .. } | Rejection::RateLimited { .. }) => {
             telemetry::record(
                 &span,
                 class,

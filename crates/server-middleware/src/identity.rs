@@ -11,6 +11,10 @@ pub const SUBJECT_HEADER: HeaderName = HeaderName::from_static("x-keygate-subjec
 /// `X-Keygate-Method`: `jwt`, `api_key`, `admin_token` or `none`.
 pub const METHOD_HEADER: HeaderName = HeaderName::from_static("x-keygate-method");
 
+/// `X-Keygate-Key-Name`: a managed key's name (docs/keys.md); sent only for managed keys (a
+/// client's copy is removed like every `x-keygate-*` header).
+pub const KEY_NAME_HEADER: HeaderName = HeaderName::from_static("x-keygate-key-name");
+
 /// Every header keygate sets starts with this; inbound headers that do, also spelled with `_`
 /// (CGI, WSGI and Rack fold `_` into `-`), are removed.
 const IDENTITY_PREFIX: &str = "x-keygate-";
@@ -65,6 +69,9 @@ impl IdentityHeaders {
         let subject = faithful(&principal.subject()).ok_or(refused)?;
         headers.push((SUBJECT_HEADER, subject));
         headers.push((METHOD_HEADER, HeaderValue::from_static(principal.method())));
+        if let Principal::ManagedKey { name, .. } = principal {
+            headers.push((KEY_NAME_HEADER, faithful(name).ok_or(refused)?));
+        }
         let claims = match principal {
             Principal::Jwt(claims) => Some(claims),
             _ => None,

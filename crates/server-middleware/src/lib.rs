@@ -84,22 +84,24 @@ pub use extract::{Authenticated, Claims, ExtractError};
 #[cfg(feature = "forward-auth")]
 pub use forward_auth::{FORWARD_AUTH_PATH, forward_auth_router};
 pub use handle::{AuthHandle, BoxError, HandleBuilder, HandleStats, ReloadError};
-pub use identity::{IdentityHeaders, METHOD_HEADER, SUBJECT_HEADER};
+pub use identity::{IdentityHeaders, KEY_NAME_HEADER, METHOD_HEADER, SUBJECT_HEADER};
 #[cfg(feature = "issuer")]
 pub use issuer::{DEFAULT_TOKEN_TTL, IssuerError, Project, TokenIssuer, token_issuer_router};
 #[cfg(feature = "jwks")]
 pub use jwks::{FetchError, Jwks, JwksError, JwksSettings, JwksSource};
+pub use key_store;
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 #[cfg(feature = "prometheus")]
 pub use prometheus::{PrometheusHandle, install_prometheus_recorder, metrics_router};
 pub use response::{
     RETRY_AFTER_SECONDS, Rejection, denial_response, error_response, invalid_path_response,
-    overloaded_response, too_many_requests_response, unauthorized_response,
+    overloaded_response, rate_limited_response, store_unavailable_response,
+    too_many_requests_response, unauthorized_response,
 };
 pub use state::{AuthState, AuthStateBuilder, Budgets, StateError};
 pub use status::{
     AdminStatus, BudgetStats, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus,
-    JwtKeyStatus, JwtStatus, KdfStatus, RouteStatus, Status,
+    JwtKeyStatus, JwtStatus, KdfStatus, ManagedKeysStatus, RouteStatus, Status,
 };
 
 /// The README's Rust examples, compiled as doc tests so they stay true.

@@ -29,6 +29,19 @@ pub enum Rejection {
     },
     /// Its path cannot be judged safely (see [`auth_core::path`]): 400 `invalid_request`.
     InvalidPath(PathError),
+    /// A valid managed key over its rate limit: 429 with `Retry-After`, `RateLimit-Policy`
+    /// and `RateLimit` (IETF httpapi ratelimit-headers draft).
+    RateLimited {
+        /// Seconds until a request would pass.
+        retry_after: u64,
+        /// The key's limit: requests per window.
+        requests: u32,
+        /// The window in seconds.
+        window: u32,
+    },
+    /// A managed key not in memory while the key store cannot be reached: 503 with
+    /// `Retry-After` (fails closed).
+    StoreUnavailable,
 }
 
 /// Why a verification could not be made now (the verifier's `Unavailable`).
@@ -38,6 +51,10 @@ pub(crate) enum Unavailable {
     Pool(KdfError),
     /// The client is over its failure budget.
     OverBudget(OverBudget),
+    /// A managed key is over its rate limit.
+    RateLimited(key_store::RateLimited),
+    /// The key store cannot answer for a key that is not in memory.
+    Store,
 }
 
 impl From<Unavailable> for Rejection {
@@ -50,6 +67,12 @@ impl From<Unavailable> for Rejection {
                 retry_after: RETRY_AFTER_SECONDS,
             },
             Unavailable::Pool(_) => Self::Overloaded,
+            Unavailable::RateLimited(limited) => Self::RateLimited {
+                retry_after: limited.retry_after,
+                requests: limited.limit.requests,
+                window: limited.limit.seconds,
+            },
+            Unavailable::Store => Self::StoreUnavailable,
         }
     }
 }
@@ -73,8 +96,10 @@ impl Rejection {
             Self::Denied(denial) => {
                 StatusCode::from_u16(denial.status()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
-            Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
-            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Overloaded | Self::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests { .. } | Self::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             Self::InvalidPath(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -88,6 +113,12 @@ impl Rejection {
             Self::Overloaded => overloaded_response(),
             Self::TooManyRequests { retry_after } => too_many_requests_response(*retry_after),
             Self::InvalidPath(error) => invalid_path_response(*error),
+            Self::RateLimited {
+                retry_after,
+                requests,
+                window,
+            } => rate_limited_response(*retry_after, *requests, *window),
+            Self::StoreUnavailable => store_unavailable_response(),
         }
     }
 }
@@ -153,6 +184,47 @@ pub fn too_many_requests_response<B: From<Bytes>>(retry_after: u64) -> Response<
     response
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    response
+}
+
+/// 429 for a managed key over its limit: `Retry-After` (RFC 6585 §4) and the IETF httpapi
+/// ratelimit-headers draft's `RateLimit-Policy: "key";q=<requests>;w=<window>` and
+/// `RateLimit: "key";r=0;t=<seconds>`.
+#[must_use]
+pub fn rate_limited_response<B: From<Bytes>>(
+    retry_after: u64,
+    requests: u32,
+    window: u32,
+) -> Response<B> {
+    let retry_after = retry_after.max(1);
+    let mut response = error_response(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too_many_requests",
+        "this API key is over its rate limit; retry later",
+    );
+    let headers = response.headers_mut();
+    headers.insert(RETRY_AFTER, HeaderValue::from(retry_after));
+    let policy = format!("\"key\";q={requests};w={window}");
+    let state = format!("\"key\";r=0;t={retry_after}");
+    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(http::HeaderName::from_static(name), value);
+        }
+    }
+    response
+}
+
+/// 503 with `Retry-After`: a managed key is not in memory and the key store cannot be reached.
+#[must_use]
+pub fn store_unavailable_response<B: From<Bytes>>() -> Response<B> {
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the key store is unavailable; retry shortly",
+    );
+    response
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECONDS));
     response
 }
 

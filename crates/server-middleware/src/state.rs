@@ -2,6 +2,8 @@
 //! runs — swapped whole on reload. The runtime that serves it (caches, KDF pool, JWKS fetchers)
 //! is the [`AuthHandle`](crate::AuthHandle)'s.
 
+use std::sync::Arc;
+
 use auth_cache::budget::BudgetSettings;
 use auth_cache::verify::CacheSettings;
 use auth_core::apikey::{AdminCredential, KeySet, StoredKey, StoredKeyError};
@@ -34,6 +36,7 @@ pub struct AuthState {
     trusted_proxies: TrustedProxies,
     budgets: Budgets,
     identity: IdentityHeaders,
+    managed: Option<Arc<key_store::ManagedKeys>>,
 }
 
 /// The failure budgets of a server (`[limits]`): per client address, and per project id at
@@ -127,6 +130,7 @@ pub struct AuthStateBuilder {
     trusted_proxies: TrustedProxies,
     budgets: Budgets,
     identity: IdentityHeaders,
+    managed: Option<Arc<key_store::ManagedKeys>>,
 }
 
 impl AuthState {
@@ -227,6 +231,26 @@ impl AuthState {
     #[must_use]
     pub fn identity_headers(&self) -> &IdentityHeaders {
         &self.identity
+    }
+
+    /// The managed keys (docs/keys.md), if a key store is attached.
+    #[must_use]
+    pub fn managed_keys(&self) -> Option<&Arc<key_store::ManagedKeys>> {
+        self.managed.as_ref()
+    }
+
+    /// What [`auth_core::policy::plan`] is told is configured, with the classes the managed
+    /// keys protect added: a class that has (or had) a managed key is never open.
+    #[must_use]
+    pub fn effective_mechanisms(&self) -> Mechanisms {
+        let mut mechanisms = *self.policy.mechanisms();
+        if let Some(managed) = &self.managed {
+            use key_store::KeyClass;
+            mechanisms.ingest.api_keys |= managed.protects(KeyClass::Ingest);
+            mechanisms.consumption.api_keys |= managed.protects(KeyClass::Consumption);
+            mechanisms.admin |= managed.protects(KeyClass::Admin);
+        }
+        mechanisms
     }
 }
 
@@ -425,6 +449,14 @@ impl AuthStateBuilder {
         self
     }
 
+    /// Managed keys from a key store (docs/keys.md), verified beside the configured ones. Keep
+    /// the same `Arc` across reloads: it holds the caches and the store's connection.
+    #[must_use]
+    pub fn managed_keys(mut self, managed: Arc<key_store::ManagedKeys>) -> Self {
+        self.managed = Some(managed);
+        self
+    }
+
     /// Checks the configuration and builds the state.
     ///
     /// The token issuer's public key is added to the trusted JWT keys here, and only here, so
@@ -475,6 +507,7 @@ impl AuthStateBuilder {
             trusted_proxies: self.trusted_proxies,
             budgets: self.budgets,
             identity: self.identity,
+            managed: self.managed,
         })
     }
 }

@@ -139,6 +139,70 @@ impl<'a> CachedVerifier<'a> {
         Ok(self.record(checked))
     }
 
+    /// A managed key (`kgm_…`, docs/keys.md): shape and checksum first (no I/O), then memory;
+    /// only an id memory knows nothing about queries the store, charged to the client's failure
+    /// budget before it runs (given back when the store has the id). An id memory knows to be
+    /// unknown costs nothing and is not charged again. A store that cannot answer fails closed
+    /// (503).
+    async fn managed(
+        &self,
+        managed: &key_store::ManagedKeys,
+        class: RouteClass,
+        token: &str,
+    ) -> Result<Outcome, Unavailable> {
+        use auth_core::apikey::{ApiKeyError, ManagedToken};
+        use auth_core::policy::Principal;
+        use key_store::{Cached, Judged, KeyClass};
+
+        let refused = |error| Ok(Err(InvalidReason::ApiKey(error)));
+        let Some(key_class) = KeyClass::of_route(class) else {
+            return refused(ApiKeyError::NoMatch);
+        };
+        let parsed = match ManagedToken::parse(token) {
+            Ok(parsed) => parsed,
+            Err(error) => return refused(error),
+        };
+        let budgets = &self.active.budgets;
+        let key = match managed.cached(parsed.id()) {
+            Cached::Known(key) => key,
+            Cached::Unknown => return refused(ApiKeyError::NoMatch),
+            Cached::Miss => {
+                let reservation = match self
+                    .client
+                    .map(|client| budgets.clients.reserve(client, 1))
+                    .transpose()
+                {
+                    Ok(reservation) => reservation,
+                    Err(over) => {
+                        budgets.hold_refusal().await;
+                        return Err(Unavailable::OverBudget(over));
+                    }
+                };
+                let loaded = managed.load(parsed.id()).await;
+                if let Some(reservation) = reservation {
+                    reservation.settle(u32::from(matches!(loaded, Ok(None))));
+                }
+                match loaded {
+                    Ok(Some(key)) => key,
+                    Ok(None) => return refused(ApiKeyError::NoMatch),
+                    Err(error) => {
+                        tracing::warn!(%error, "the key store cannot be reached; refusing an uncached managed key with 503");
+                        return Err(Unavailable::Store);
+                    }
+                }
+            }
+        };
+        match managed.judge(&key, &parsed, key_class) {
+            Judged::Allowed(key) => Ok(Ok(Principal::ManagedKey {
+                class,
+                id: key.record.id,
+                name: Arc::from(key.record.name.as_str()),
+            })),
+            Judged::Refused(error) => refused(error),
+            Judged::Limited(limited) => Err(Unavailable::RateLimited(limited)),
+        }
+    }
+
     /// Counts the work a step did and hands on its outcome.
     fn record(&self, checked: Checked) -> Outcome {
         let stats = self.active.cache.stats();
@@ -159,6 +223,12 @@ impl Verifier for CachedVerifier<'_> {
         class: RouteClass,
         token: &str,
     ) -> Result<StepOutcome, Unavailable> {
+        if let Some(managed) = self.active.state.managed_keys()
+            && step != Step::Jwt
+            && auth_core::apikey::is_managed(token)
+        {
+            return self.managed(managed, class, token).await;
+        }
         match step {
             Step::Jwt => Ok(self.jwt(class, token).await),
             Step::ApiKey | Step::Admin => self.keyed(step, class, token).await,

@@ -31,6 +31,10 @@ pub(super) struct Credentials {
     /// `[token_issuer] private_key` (EdDSA) and the project's key.
     pub(super) issuer_private_pem: String,
     pub(super) project_key: ApiKey,
+    /// A managed consumption key (docs/keys.md) in the run's SQLite key store.
+    pub(super) managed_key: String,
+    /// `[keys] store` of the run.
+    pub(super) managed_store: String,
 }
 
 impl Credentials {
@@ -60,7 +64,22 @@ impl Credentials {
                 .args(["jwt", "keygen", "--force", "--alg", "EdDSA", "--out"])
                 .arg(&issuer_keys),
         )?;
+        let managed_store = format!("sqlite://{}", work.join("keys.db").display());
+        let created = output(
+            Command::new(keygate)
+                .args(["keys", "--store", &managed_store, "create", "--json"])
+                .args(["--class", "consumption", "--name", "load"]),
+        )?;
+        let created: serde_json::Value =
+            serde_json::from_str(&created).context("keys create printed no JSON")?;
+        let managed_key = created
+            .get("token")
+            .and_then(serde_json::Value::as_str)
+            .context("keys create printed no token")?
+            .to_owned();
         Ok(Self {
+            managed_key,
+            managed_store,
             api_key,
             phc,
             jwt_public_pem: std::fs::read_to_string(jwt_keys.join("public.pem"))?,

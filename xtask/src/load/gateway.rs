@@ -42,6 +42,7 @@ pub(super) fn write_config(work: &Path, creds: &Credentials) -> Result<PathBuf> 
         "id = \"{PROJECT_ID}\"\nkey_hash = \"{}\"\n",
         creds.project_key.hash
     );
+    let _ = writeln!(text, "[keys]\nstore = \"{}\"\n", creds.managed_store);
     text.push_str(
         "[server]\n\
          # Idle keep-alive connections must outlive the measurement that counts them.\n\

@@ -20,15 +20,17 @@ pub(super) enum Target {
     Proxy,
     Public,
     ApiKey,
+    ManagedKey,
     Jwt,
 }
 
 impl Target {
-    pub(super) const ALL: [Target; 5] = [
+    pub(super) const ALL: [Target; 6] = [
         Target::Upstream,
         Target::Proxy,
         Target::Public,
         Target::ApiKey,
+        Target::ManagedKey,
         Target::Jwt,
     ];
 
@@ -38,6 +40,7 @@ impl Target {
             Target::Proxy => "nginx reverse proxy (no auth)",
             Target::Public => "keygate, public route (`/hello`)",
             Target::ApiKey => "keygate, API key, cached (`/api/load`)",
+            Target::ManagedKey => "keygate, managed key, cached (`/api/load`, SQLite store)",
             Target::Jwt => "keygate, JWT RS256, cached (`/ingest/load`)",
         }
     }
@@ -48,6 +51,7 @@ impl Target {
             Target::Proxy => "nginx proxy",
             Target::Public => "keygate public",
             Target::ApiKey => "keygate API key",
+            Target::ManagedKey => "keygate managed key",
             Target::Jwt => "keygate JWT",
         }
     }
@@ -58,7 +62,7 @@ impl Target {
         match self {
             Target::Upstream => env.upstream.pid(),
             Target::Proxy => env.proxy.pid(),
-            Target::Public | Target::ApiKey | Target::Jwt => gateway.pid(),
+            Target::Public | Target::ApiKey | Target::ManagedKey | Target::Jwt => gateway.pid(),
         }
     }
 
@@ -68,6 +72,7 @@ impl Target {
             Target::Proxy => (format!("http://{}/hello", env.proxy.addr), None),
             Target::Public => (gateway.url("/hello"), None),
             Target::ApiKey => (gateway.url("/api/load"), Some(&env.creds.api_key.token)),
+            Target::ManagedKey => (gateway.url("/api/load"), Some(&env.creds.managed_key)),
             Target::Jwt => (gateway.url("/ingest/load"), Some(&env.creds.jwt)),
         }
     }

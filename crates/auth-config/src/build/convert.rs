@@ -32,10 +32,11 @@ use crate::catalog::{
     SERVER_ROUTES, SERVER_SHUTDOWN_TIMEOUT, SERVER_TRUSTED_PROXIES, SERVER_UNDERSCORES_IN_HEADERS,
     SERVER_UPSTREAM, SERVER_UPSTREAM_TIMEOUT, Setting,
 };
+use crate::catalog::{KEYS_LAST_USED_FLUSH, KEYS_MAX_CACHED, KEYS_STORE, KEYS_SYNC_INTERVAL};
 use crate::explain::{NOT_SET, REDACTED, describe_keys};
 use crate::layers::Layers;
 use crate::read::{RawProject, Sourced};
-use crate::{ConfigError, Explained, Origin, ServerSettings, TokenIssuerSettings};
+use crate::{ConfigError, Explained, KeysSettings, Origin, ServerSettings, TokenIssuerSettings};
 
 /// Headers keygate sets or removes for the upstream itself (besides the hop-by-hop ones); no
 /// claim may be mapped to them.
@@ -105,6 +106,70 @@ impl Builder<'_> {
             cache: self.cache()?,
             limits: self.limits()?,
             server: self.server()?,
+            keys: self.keys_section()?,
+        })
+    }
+
+    /// `[keys]`: the managed-key store and its intervals.
+    fn keys_section(&mut self) -> Result<KeysSettings, ConfigError> {
+        let defaults = KeysSettings::default();
+        let store = self
+            .layers
+            .text(KEYS_STORE)?
+            .filter(|(t, _)| !t.trim().is_empty());
+        let (store, store_configured) = match store {
+            Some((url, origin)) => {
+                let url = url.trim().to_owned();
+                let known = url.starts_with("sqlite:")
+                    || url.starts_with("postgres://")
+                    || url.starts_with("postgresql://");
+                if !known {
+                    return Err(ConfigError::InvalidValue {
+                        setting: KEYS_STORE.path(),
+                        origin,
+                        problem: "must be sqlite://PATH or postgres://USER@HOST:PORT/DB",
+                    });
+                }
+                // The URL may carry a database password: shown without it.
+                let shown = match url.split_once("://") {
+                    Some((scheme, rest)) if rest.contains('@') => {
+                        let host = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+                        format!("{scheme}://{REDACTED}@{host}")
+                    }
+                    _ => url.clone(),
+                };
+                self.explain(KEYS_STORE.path(), shown, origin);
+                (url, true)
+            }
+            None => {
+                self.explain(KEYS_STORE.path(), defaults.store.clone(), Origin::Default);
+                (defaults.store, false)
+            }
+        };
+        let sync_ms = self.number(
+            KEYS_SYNC_INTERVAL,
+            KeysSettings::DEFAULT_SYNC_INTERVAL_MS,
+            50..=60_000,
+            "50 to 60000",
+        )?;
+        let flush = self.number(
+            KEYS_LAST_USED_FLUSH,
+            KeysSettings::DEFAULT_LAST_USED_FLUSH_SECONDS,
+            1..=3600,
+            "1 to 3600",
+        )?;
+        let max_cached = self.number(
+            KEYS_MAX_CACHED,
+            KeysSettings::DEFAULT_MAX_CACHED,
+            1000..=10_000_000,
+            "1000 to 10000000",
+        )?;
+        Ok(KeysSettings {
+            store,
+            store_configured,
+            sync_interval: Duration::from_millis(sync_ms),
+            last_used_flush: Duration::from_secs(flush),
+            max_cached,
         })
     }
 

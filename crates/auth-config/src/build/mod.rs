@@ -72,6 +72,7 @@ pub(crate) fn build(layers: &Layers) -> Result<Config, ConfigError> {
         client_budget: read.limits.0,
         project_budget: read.limits.1,
         server: read.server,
+        keys: read.keys,
         file: layers.file().map(|f| f.path.clone()),
         explained: builder.explained,
         warnings,
@@ -98,6 +99,7 @@ struct Read {
     cache: (CacheSettings, KdfSettings),
     limits: (BudgetSettings, BudgetSettings),
     server: ServerSettings,
+    keys: crate::KeysSettings,
 }
 
 /// The verifier, when a key source is configured; a key source without issuer and audience is

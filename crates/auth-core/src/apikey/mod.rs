@@ -10,6 +10,7 @@
 
 mod admin;
 mod keyset;
+mod managed;
 mod moose;
 mod phc;
 
@@ -21,6 +22,10 @@ use sha2::{Digest, Sha256};
 
 pub use admin::AdminCredential;
 pub use keyset::{KeyCheck, KeySet};
+pub use managed::{
+    DIGEST_BYTES, GeneratedManaged, MANAGED_PREFIX, MANAGED_TOKEN_LEN, ManagedKeyId, ManagedToken,
+    generate_managed, is_managed,
+};
 
 /// Iterations of the `moose` format, fixed by Moose's `generate hash-token`.
 pub const MOOSE_ITERATIONS: u32 = 1000;
@@ -119,6 +124,15 @@ pub enum ApiKeyError {
     /// No API key is configured for this use.
     #[error("no API key is configured")]
     NotConfigured,
+    /// A managed key whose expiry has passed.
+    #[error("the API key has expired")]
+    Expired,
+    /// A managed key that was revoked.
+    #[error("the API key was revoked")]
+    Revoked,
+    /// A managed key of another class than the route's.
+    #[error("the API key is not valid for this route")]
+    WrongClass,
 }
 
 /// Failure to generate a key: the operating system's random source was unavailable.

@@ -16,7 +16,7 @@ use crate::kdf::pbkdf2_sha256;
 pub(super) const TOKEN_PREFIX: &str = "kg_";
 const SECRET_BYTES: usize = 32;
 const SECRET_CHARS: usize = 43; // base64url, no padding, of 32 bytes
-const CHECKSUM_CHARS: usize = 6;
+pub(super) const CHECKSUM_CHARS: usize = 6;
 const TOKEN_LEN: usize = TOKEN_PREFIX.len() + SECRET_CHARS + CHECKSUM_CHARS;
 const SALT_BYTES: usize = 16;
 const HASH_BYTES: usize = 32;
@@ -122,7 +122,7 @@ impl PhcHash {
 }
 
 /// CRC-32 (IEEE) of `body`, as 6 base62 digits left-padded with `0`.
-fn checksum(body: &str) -> [u8; CHECKSUM_CHARS] {
+pub(super) fn checksum(body: &str) -> [u8; CHECKSUM_CHARS] {
     let mut value = crc32fast::hash(body.as_bytes());
     let mut digits = [b'0'; CHECKSUM_CHARS];
     for digit in digits.iter_mut().rev() {

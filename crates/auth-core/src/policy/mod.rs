@@ -13,7 +13,7 @@ mod rules;
 use std::fmt;
 use std::sync::Arc;
 
-use crate::apikey::{ApiKeyError, KeyId};
+use crate::apikey::{ApiKeyError, KeyId, ManagedKeyId};
 use crate::header::{BearerToken, Credentials, MalformedHeader};
 use crate::jwt::{Claims, JwtError, looks_like_jwt};
 
@@ -122,6 +122,15 @@ pub enum Principal {
         /// Which configured key matched.
         key_id: KeyId,
     },
+    /// A managed key (docs/keys.md) of a class.
+    ManagedKey {
+        /// The key's class (`Admin` for managed admin keys).
+        class: RouteClass,
+        /// The key's id.
+        id: ManagedKeyId,
+        /// The key's name, as created (not a secret).
+        name: Arc<str>,
+    },
     /// The admin credential; `key_id` is `None` for a plain-text admin token.
     Admin {
         /// Which configured hash matched, if it was a hash.
@@ -137,6 +146,7 @@ impl Principal {
             Self::Public | Self::Open(_) => "anonymous".to_owned(),
             Self::Jwt(claims) => claims.subject().to_owned(),
             Self::ApiKey { key_id, .. } => format!("key:{key_id}"),
+            Self::ManagedKey { id, .. } => format!("key:{id}"),
             Self::Admin { key_id: Some(id) } => format!("admin:{id}"),
             Self::Admin { key_id: None } => "admin".to_owned(),
         }
@@ -149,7 +159,12 @@ impl Principal {
             Self::Public | Self::Open(_) => CredentialKind::None,
             Self::Jwt(_) => CredentialKind::Jwt,
             Self::ApiKey { .. } => CredentialKind::ApiKey,
-            Self::Admin { .. } => CredentialKind::AdminToken,
+            Self::ManagedKey {
+                class: RouteClass::Admin,
+                ..
+            }
+            | Self::Admin { .. } => CredentialKind::AdminToken,
+            Self::ManagedKey { .. } => CredentialKind::ApiKey,
         }
     }
 

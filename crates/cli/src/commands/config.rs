@@ -38,7 +38,7 @@ pub(crate) fn run(command: ConfigCommand) -> Result<Outcome> {
         ),
     }
     // Checked as `serve` would build it, so what passes here also starts.
-    let state = crate::serve::state::from_config(&config, None)?;
+    let state = crate::serve::state::from_config(&config, None, None)?;
     print_mechanisms(state.mechanisms());
     if show_origin {
         println!();

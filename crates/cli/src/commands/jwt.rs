@@ -87,7 +87,7 @@ fn sign(args: &JwtSignArgs) -> Result<Outcome> {
 fn verify(config: Option<std::path::PathBuf>, token: Option<String>) -> Result<Outcome> {
     let config = super::config::load(&super::config::options(config))?;
     // The keys `serve` would trust: [jwt] secret, the token issuer's own key, the remote set.
-    let state = crate::serve::state::from_config(&config, None)?;
+    let state = crate::serve::state::from_config(&config, None, None)?;
     let verifier = state.jwt().ok_or_else(|| {
         usage(
             "no JWT verification is configured: set [jwt] secret (or jwks_url), issuer and audience \

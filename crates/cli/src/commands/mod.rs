@@ -4,6 +4,7 @@ pub(crate) mod config;
 mod generate;
 mod hash;
 pub(crate) mod jwt;
+pub(crate) mod keys;
 mod remote;
 mod token;
 
@@ -21,6 +22,7 @@ pub(crate) fn run(cli: Cli) -> Result<Outcome> {
         Command::Token(args) => token::run(args),
         Command::Remote(command) => remote::run(command),
         Command::Serve(args) => crate::serve::run(args),
+        Command::Keys(args) => keys::run(args),
     }
 }
 

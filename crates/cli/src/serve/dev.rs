@@ -57,7 +57,10 @@ impl DevMode {
         })
     }
 
-    pub(crate) fn state(&self) -> Result<AuthState> {
+    pub(crate) fn state(
+        &self,
+        managed: Option<std::sync::Arc<key_store::ManagedKeys>>,
+    ) -> Result<AuthState> {
         let keys = KeySet::from(vec![StoredKey::parse(&self.api_key_hash)?]);
         let settings = JwtSettings::new(DEV_ISSUER, DEV_AUDIENCE);
         let project = Project {
@@ -71,7 +74,11 @@ impl DevMode {
         } else {
             "development mode"
         };
-        Ok(AuthState::builder()
+        let mut builder = AuthState::builder();
+        if let Some(managed) = managed {
+            builder = builder.managed_keys(managed);
+        }
+        Ok(builder
             .ingest_keys(keys.clone())
             .consumption_keys(keys)
             // The issuer's key (which signed the printed JWT) becomes the trusted JWT key.

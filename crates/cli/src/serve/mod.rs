@@ -43,16 +43,20 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
     let cli_admin = cli_admin_token(args.admin_token.as_deref())?;
     let (handle, settings, banner) = if options.is_unconfigured() {
         let dev = dev::DevMode::new(cli_admin)?;
-        let handle = AuthHandle::new(dev.state()?);
+        let managed = state::managed_keys(&auth_config::KeysSettings::default()).await?;
+        let handle = AuthHandle::new(dev.state(managed)?);
         (handle, auth_config::ServerSettings::default(), Some(dev))
     } else {
         let config = crate::commands::config::load(&options)?;
-        let initial = state::from_config(&config, cli_admin.clone())?;
+        let managed = state::managed_keys(config.keys()).await?;
+        let initial = state::from_config(&config, cli_admin.clone(), managed.as_ref())?;
         state::log_mechanisms(&config, &initial);
         let reload_options = options.clone();
+        // The key store is opened once: a reload keeps its connection, caches and poll.
         let handle = AuthHandle::with_reloader(initial, move || {
             let config = auth_config::Config::load(&reload_options)?;
-            state::from_config(&config, cli_admin.clone()).map_err(|e| format!("{e:#}").into())
+            state::from_config(&config, cli_admin.clone(), managed.as_ref())
+                .map_err(|e| format!("{e:#}").into())
         });
         (handle, config.server().clone(), None)
     };

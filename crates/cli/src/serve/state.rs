@@ -1,5 +1,6 @@
 //! Maps `auth-config`'s settings onto `server-middleware`'s state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -7,13 +8,18 @@ use auth_config::Config;
 use auth_core::jwt::JwtSettings;
 use auth_core::policy::RouteClass;
 use auth_core::secrecy::SecretString;
+use key_store::ManagedKeys;
 use server_middleware::{
     AuthState, Budgets, IdentityHeaders, Project, TokenIssuer, TrustedProxies,
 };
 
 /// The server state for `config`; `cli_admin` is `--admin-token` (highest precedence). This is
 /// the one place configuration becomes a server: `serve`, its reloads and `config check` use it.
-pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> Result<AuthState> {
+pub(crate) fn from_config(
+    config: &Config,
+    cli_admin: Option<SecretString>,
+    managed: Option<&Arc<ManagedKeys>>,
+) -> Result<AuthState> {
     let max_authorization_bytes = config.server().max_authorization_bytes;
     let issuer = match config.token_issuer() {
         Some(settings) => {
@@ -46,6 +52,9 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
         None => None,
     };
     let mut builder = AuthState::builder().policy(config.policy_parts(cli_admin));
+    if let Some(managed) = managed {
+        builder = builder.managed_keys(Arc::clone(managed));
+    }
     if let Some(url) = config.jwks_url() {
         // Keys are fetched by the server (refreshed every 10 min, refetched on unknown kids).
         builder = builder.jwks_url(url);
@@ -67,6 +76,36 @@ pub(crate) fn from_config(config: &Config, cli_admin: Option<SecretString>) -> R
         .kdf(*config.kdf())
         .build()?;
     Ok(state)
+}
+
+/// The managed keys of `settings` for a server: a configured store is opened (a SQLite file
+/// created) and must be reachable; the default one is used only if its file exists. The version
+/// poll and last-used batches run on the current runtime.
+pub(crate) async fn managed_keys(
+    settings: &auth_config::KeysSettings,
+) -> Result<Option<Arc<ManagedKeys>>> {
+    if !settings.store_configured
+        && key_store::sql::sqlite_path(&settings.store).is_none_or(|path| !path.exists())
+    {
+        return Ok(None);
+    }
+    let runtime = key_store::ManagedSettings {
+        sync_interval: settings.sync_interval,
+        last_used_flush: settings.last_used_flush,
+        max_cached: settings.max_cached,
+        ..key_store::ManagedSettings::default()
+    };
+    let clock = Arc::new(auth_cache::clock::SystemClock);
+    let managed =
+        crate::commands::keys::open(&settings.store, settings.store_configured, runtime, clock)
+            .await?;
+    managed.spawn();
+    tracing::info!(
+        engine = managed.engine(),
+        sync_interval_ms = settings.sync_interval.as_millis(),
+        "managed keys enabled"
+    );
+    Ok(Some(managed))
 }
 
 /// The startup log: each class's mechanisms (open classes are warned about by the handle).
@@ -121,7 +160,7 @@ mod tests {
         let options = LoadOptions::new().with_directory(dir.path()).with_env(env);
         let config = Config::load(&options).unwrap();
 
-        let state = from_config(&config, None).unwrap();
+        let state = from_config(&config, None, None).unwrap();
 
         assert_eq!(
             state.jwks().map(server_middleware::JwksSource::url),

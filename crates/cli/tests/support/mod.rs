@@ -3,6 +3,7 @@
 #![allow(dead_code, reason = "each test file uses a different subset")]
 
 pub(crate) mod net;
+pub(crate) mod postgres;
 pub(crate) mod proxies;
 
 use std::io::Write;
@@ -198,18 +199,33 @@ pub(crate) const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
 /// sbin directories Debian installs daemons to. When it is missing the test is skipped with a note
 /// on stderr, unless [`REQUIRE_COMPONENTS`] is set, which makes it fail.
 pub(crate) fn component(program: &str) -> Option<std::path::PathBuf> {
+    component_from(program, program)
+}
+
+/// [`component`] for a program that Debian's package `package` installs (PostgreSQL's `initdb`
+/// and `pg_ctl` live in `/usr/lib/postgresql/<version>/bin`, searched too, newest first).
+pub(crate) fn component_from(program: &str, package: &str) -> Option<std::path::PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut postgres_dirs: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .collect();
+    postgres_dirs.sort();
+    postgres_dirs.reverse();
     let found = std::env::split_paths(&path)
         .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(std::path::PathBuf::from))
+        .chain(postgres_dirs)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file());
     if found.is_none() {
         assert!(
             std::env::var_os(REQUIRE_COMPONENTS).is_none(),
-            "{program} is required ({REQUIRE_COMPONENTS} is set) but not installed: apt-get install {program}"
+            "{program} is required ({REQUIRE_COMPONENTS} is set) but not installed: apt-get install {package}"
         );
         eprintln!(
-            "SKIPPED: {program} is not installed (apt-get install {program}; .ci/run installs it)"
+            "SKIPPED: {program} is not installed (apt-get install {package}; .ci/run installs it)"
         );
     }
     found

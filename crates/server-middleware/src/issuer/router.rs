@@ -84,6 +84,67 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
     let shown = shown_project(&issuer, &body.project_id);
     let budgets = &active.budgets;
     let project = budgets.project_key(&body.project_id);
+    if let Some(managed) = active.state.managed_keys()
+        && auth_core::apikey::is_managed(&body.project_key)
+    {
+        // A managed `project` key (docs/keys.md): projectId is the key's name. No KDF runs;
+        // the key is looked up by its id like any managed key.
+        use key_store::{Judged, KeyClass};
+        // A lookup of an id memory does not know may cost a store query: charged like a KDF run.
+        let by_client = match client
+            .map(|client| budgets.clients.reserve(client, 1))
+            .transpose()
+        {
+            Ok(reservation) => reservation,
+            Err(over) => return over_budget(budgets, &shown, over).await,
+        };
+        let by_project = match budgets.projects.reserve(project, 1) {
+            Ok(reservation) => reservation,
+            Err(over) => {
+                if let Some(reservation) = by_client {
+                    reservation.settle(0);
+                }
+                return over_budget(budgets, &shown, over).await;
+            }
+        };
+        let judged = managed.verify(KeyClass::Project, &body.project_key).await;
+        // Only a refusal is a failure: a rate limit or an unreachable store says nothing of
+        // the key.
+        let failed = match &judged {
+            Ok(Judged::Allowed(key)) => key.record.name != body.project_id,
+            Ok(Judged::Refused(_)) => true,
+            _ => false,
+        };
+        let failed = u32::from(failed);
+        if let Some(reservation) = by_client {
+            reservation.settle(failed);
+        }
+        by_project.settle(failed);
+        let refuse = || {
+            telemetry::token_request(TokenOutcome::InvalidClient);
+            tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
+            invalid_client()
+        };
+        match judged {
+            Ok(Judged::Allowed(key)) if key.record.name == body.project_id => {}
+            Ok(Judged::Limited(limited)) => {
+                telemetry::token_request(TokenOutcome::OverBudget);
+                return Rejection::from(Unavailable::RateLimited(limited)).to_response();
+            }
+            Ok(_) => return refuse(),
+            Err(error) => {
+                tracing::warn!(%error, "the key store cannot be reached; refusing a managed project key with 503");
+                telemetry::token_request(TokenOutcome::Overloaded);
+                return Rejection::StoreUnavailable.to_response();
+            }
+        }
+        return sign(
+            &issuer,
+            &body.project_id,
+            active.clock.unix_now(),
+            &telemetry::untrusted(&body.project_id),
+        );
+    }
     // The check is cached by a digest of both fields, like a verification: a replayed wrong key
     // costs no KDF run for `failure_ttl`, a valid one none for `api_key_ttl`, and neither is
     // charged to a budget. Uncached, its KDF run is charged to the client and to the project id
@@ -134,15 +195,10 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
     let verified = match active.cache.get_or_verify(lookup, compute).await {
         Ok(verified) => verified,
         Err(error) => match *error {
-            Unavailable::OverBudget(over) => {
-                budgets.hold_refusal().await;
-                telemetry::token_request(TokenOutcome::OverBudget);
-                tracing::info!(project = %shown, "token request refused: over the failure budget");
-                return too_many_requests_response(over.retry_after);
-            }
-            Unavailable::Pool(error) => {
+            Unavailable::OverBudget(over) => return over_budget(budgets, &shown, over).await,
+            other => {
                 telemetry::token_request(TokenOutcome::Overloaded);
-                return Rejection::from(Unavailable::Pool(error)).to_response();
+                return Rejection::from(other).to_response();
             }
         },
     };
@@ -151,7 +207,12 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
         tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
         return invalid_client();
     }
-    match issuer.sign(&body.project_id, active.clock.unix_now()) {
+    sign(&issuer, &body.project_id, active.clock.unix_now(), &shown)
+}
+
+/// The token for a project whose key was accepted.
+fn sign(issuer: &TokenIssuer, project_id: &str, now: u64, shown: &str) -> Response {
+    match issuer.sign(project_id, now) {
         Ok(token) => {
             telemetry::token_request(TokenOutcome::Issued);
             tracing::info!(project = %shown, "token issued");
@@ -169,6 +230,18 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
             )
         }
     }
+}
+
+/// The answer to a token request over a failure budget, held like every such refusal.
+async fn over_budget(
+    budgets: &crate::runtime::RunningBudgets,
+    shown: &str,
+    over: auth_cache::budget::OverBudget,
+) -> Response {
+    budgets.hold_refusal().await;
+    telemetry::token_request(TokenOutcome::OverBudget);
+    tracing::info!(project = %shown, "token request refused: over the failure budget");
+    too_many_requests_response(over.retry_after)
 }
 
 /// How logs name a presented project id: a configured one as configured (escaped), an unknown

@@ -9,7 +9,7 @@ use auth_core::policy::{ClassMechanisms, RouteClass};
 use crate::handle::AuthHandle;
 pub use types::{
     AdminStatus, BudgetStats, CacheStatus, ClassStatus, IssuerStatus, JwksFetchStatus, JwksStatus,
-    JwtKeyStatus, JwtStatus, KdfStatus, RouteStatus, Status,
+    JwtKeyStatus, JwtStatus, KdfStatus, ManagedKeysStatus, RouteStatus, Status,
 };
 
 impl Status {
@@ -18,7 +18,8 @@ impl Status {
     pub fn of(handle: &AuthHandle) -> Self {
         let state = handle.state();
         let stats = handle.stats();
-        let mechanisms = state.mechanisms();
+        // Classes the managed keys protect count as protected (api_key).
+        let mechanisms = state.effective_mechanisms();
         let class = |m: ClassMechanisms, keys: &KeySet| ClassStatus {
             mechanisms: [(m.jwt, "jwt"), (m.api_keys && !m.enforce_jwt, "api_key")]
                 .into_iter()
@@ -95,6 +96,13 @@ impl Status {
                 .iter()
                 .map(ToString::to_string)
                 .collect(),
+            managed_keys: state.managed_keys().map(|managed| ManagedKeysStatus {
+                engine: managed.engine(),
+                cached: managed.cached_count(),
+                store_lookups: managed.store_lookups(),
+                sync_interval_ms: u64::try_from(managed.settings().sync_interval.as_millis())
+                    .unwrap_or(u64::MAX),
+            }),
         }
     }
 }

@@ -29,6 +29,22 @@ pub struct Status {
     pub budgets: BudgetStats,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<String>,
+    /// Managed keys (docs/keys.md), when a key store is attached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub managed_keys: Option<ManagedKeysStatus>,
+}
+
+/// The attached key store.
+#[derive(Debug, Clone, Serialize)]
+pub struct ManagedKeysStatus {
+    /// `sqlite` or `postgres`.
+    pub engine: &'static str,
+    /// Keys in memory (approximate).
+    pub cached: u64,
+    /// Store queries made for presented ids since start.
+    pub store_lookups: u64,
+    /// How often the store's version is polled.
+    pub sync_interval_ms: u64,
 }
 
 /// One protected class.
