@@ -407,19 +407,7 @@ async fn decide_for(
         .map_err(Rejection::from);
     match &result {
         Ok(principal) => {
-            let subject = principal.subject();
-            let key_id: Option<&dyn fmt::Display> = match principal {
-                Principal::ApiKey { key_id, .. }
-                | Principal::Admin {
-                    key_id: Some(key_id),
-                } => Some(key_id),
-                Principal::ManagedKey { id, .. } => Some(id),
-                _ => None,
-            };
-            let logged = Logged::Allowed {
-                subject: &subject,
-                key_id,
-            };
+            let logged = Logged::Allowed { principal };
             telemetry::record(&span, class, principal.kind(), Outcome::Allowed, &logged);
         }
         Err(Rejection::Denied(denial)) => {
@@ -428,8 +416,7 @@ async fn decide_for(
                 Denial::Malformed(_) => Outcome::InvalidRequest,
                 _ => Outcome::InvalidToken,
             };
-            let reason = denial.message();
-            let logged = Logged::Refused { reason: &reason };
+            let logged = Logged::Refused { denial };
             telemetry::record(&span, class, presented, outcome, &logged);
         }
         Err(Rejection::TooManyRequests { .. } | Rejection::RateLimited { .. }) => {

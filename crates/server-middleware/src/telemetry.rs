@@ -297,13 +297,14 @@ pub(crate) fn auth_span(class: RouteClass) -> tracing::Span {
 
 /// What [`record`] logs about one decision.
 pub(crate) enum Logged<'a> {
-    /// Let through as `subject`, with the key id when an API key or admin hash matched.
+    /// Let through as `principal` (its subject, and the key id when a key matched).
     Allowed {
-        subject: &'a str,
-        key_id: Option<&'a dyn std::fmt::Display>,
+        principal: &'a auth_core::policy::Principal,
     },
-    /// Refused, with the human reason (never a secret).
-    Refused { reason: &'a str },
+    /// Refused for `denial` (its human reason is never a secret).
+    Refused {
+        denial: &'a auth_core::policy::Denial,
+    },
     /// Shed: the KDF queue is full.
     Shed,
     /// Refused at no cost: the client is over its failure budget or holds its pool share.
@@ -325,15 +326,28 @@ pub(crate) fn record(
     span.record("method", method.value());
     span.record("outcome", outcome.value());
     match logged {
-        Logged::Allowed { subject, key_id } => {
+        // Subjects and reasons are built only here, past the check above: a request whose span
+        // nobody records pays nothing for them.
+        Logged::Allowed { principal } => {
+            use auth_core::policy::Principal;
+            let key_id: Option<&dyn std::fmt::Display> = match principal {
+                Principal::ApiKey { key_id, .. }
+                | Principal::Admin {
+                    key_id: Some(key_id),
+                } => Some(key_id),
+                Principal::ManagedKey { id, .. } => Some(id),
+                _ => None,
+            };
             if let Some(key_id) = key_id {
                 span.record("key_id", tracing::field::display(key_id));
             }
             // Displayed, not debug-formatted: escaped once, by `untrusted`.
-            span.record("subject", tracing::field::display(untrusted(subject)));
+            let subject = principal.subject();
+            span.record("subject", tracing::field::display(untrusted(&subject)));
             tracing::debug!(parent: span, "request authenticated");
         }
-        Logged::Refused { reason } => {
+        Logged::Refused { denial } => {
+            let reason = denial.message();
             tracing::info!(parent: span, reason = %reason, "request refused");
         }
         Logged::Shed => {
