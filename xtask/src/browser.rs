@@ -13,8 +13,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use crate::ci::{Components, REQUIRE_COMPONENTS};
-use crate::util::{cargo, has_program, run, workspace_root};
+use crate::util::{Components, REQUIRE_COMPONENTS, cargo, has_program, run, workspace_root};
 
 /// The end-to-end test file; every other `test/*.test.mjs` is a unit test.
 const E2E_TEST: &str = "e2e.test.mjs";

@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result};
 
-use crate::util::{cargo, flag_value, has_program, run};
+use crate::util::{Components, REQUIRE_COMPONENTS, cargo, flag_value, has_program, run};
 
 /// Proptest cases per property in CI: enough to find shallow bugs in a couple of seconds.
 const DEFAULT_PROPTEST_CASES: u32 = 256;
@@ -11,21 +11,10 @@ const DEFAULT_PROPTEST_CASES: u32 = 256;
 /// reported here), unless [`REQUIRE_COMPONENTS`] is set, as `ci` does.
 const COMPONENTS: [&str; 3] = ["nginx", "caddy", "initdb"];
 
-/// The variable the tests read (crates/cli/tests/support, clients/browser/test): set, a missing
-/// component fails them.
-pub(crate) const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
-
 /// Unit, integration, property and doc tests of the whole workspace. Benches are compiled by
 /// clippy in `ci` and run by `cargo xtask bench`, not here.
 pub(crate) fn test(args: &[String]) -> Result<()> {
     run_tests(args, Components::SkipMissing)
-}
-
-/// What the tests do when a real component is not installed.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Components {
-    SkipMissing,
-    Required,
 }
 
 fn run_tests(args: &[String], components: Components) -> Result<()> {

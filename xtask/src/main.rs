@@ -37,9 +37,9 @@ fn run() -> Result<()> {
         "test" => ci::test(rest),
         "ci" => ci::ci(rest),
         "browser" => browser::test(if rest.iter().any(|a| a == "--require-components") {
-            ci::Components::Required
+            util::Components::Required
         } else {
-            ci::Components::SkipMissing
+            util::Components::SkipMissing
         }),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),

@@ -126,3 +126,14 @@ pub(crate) fn positional<'a>(args: &'a [String], flags_with_values: &[&str]) -> 
     }
     None
 }
+
+/// The variable the tests read (crates/cli/tests/support, clients/browser/test): set, a missing
+/// component fails them.
+pub(crate) const REQUIRE_COMPONENTS: &str = "KEYGATE_REQUIRE_COMPONENTS";
+
+/// What the tests do when a real component is not installed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Components {
+    SkipMissing,
+    Required,
+}

@@ -8,6 +8,7 @@ mod commands;
 mod exit;
 mod input;
 mod serve;
+mod stores;
 
 use clap::Parser;
 

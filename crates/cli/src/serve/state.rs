@@ -97,8 +97,7 @@ pub(crate) async fn managed_keys(
     };
     let clock = Arc::new(auth_cache::clock::SystemClock);
     let managed =
-        crate::commands::keys::open(&settings.store, settings.store_configured, runtime, clock)
-            .await?;
+        crate::stores::open(&settings.store, settings.store_configured, runtime, clock).await?;
     managed.spawn();
     tracing::info!(
         engine = managed.engine(),
