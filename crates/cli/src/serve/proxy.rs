@@ -305,6 +305,13 @@ fn clean_headers(
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names present is cheaper than parsing and
+    // looking up each name of the list.
+    let hop_by_hop =
+        |name: &HeaderName| auth_core::header::HOP_BY_HOP_HEADERS.contains(&name.as_str());
+    if !headers.keys().any(hop_by_hop) {
+        return;
+    }
     // Headers named in `Connection` are hop-by-hop too.
     let named: Vec<HeaderName> = headers
         .get_all(http::header::CONNECTION)
@@ -316,7 +323,8 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in named {
         headers.remove(name);
     }
-    for name in auth_core::header::HOP_BY_HOP_HEADERS {
+    let present: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
+    for name in present {
         headers.remove(name);
     }
 }
