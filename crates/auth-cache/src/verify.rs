@@ -368,12 +368,10 @@ impl VerificationCache {
     {
         let key = CacheKey::new(&lookup);
         // A plain read first: the hit path never builds the single-flight machinery.
-        if let Some(entry) = self.entries.get(&key) {
-            if entry.live(Instant::now()) {
-                return Ok(self.hit(entry));
-            }
-            self.entries
-                .remove_if(&key, |held| !held.live(Instant::now()));
+        if let Some(entry) = self.entries.get(&key)
+            && entry.live(Instant::now())
+        {
+            return Ok(self.hit(entry));
         }
         self.verify_once(&key, verify).await
     }
@@ -390,7 +388,8 @@ impl VerificationCache {
         let guard = loop {
             match self.entries.get_value_or_guard_async(key).await {
                 Ok(entry) if entry.live(Instant::now()) => return Ok(self.hit(entry)),
-                // Expired while this caller waited: make room for a new verification.
+                // Expired (before this call, or while it waited): make room for a new
+                // verification.
                 Ok(_) => {
                     self.entries
                         .remove_if(key, |held| !held.live(Instant::now()));

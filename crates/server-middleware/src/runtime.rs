@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use auth_cache::budget::FailureBudget;
+use auth_cache::budget::{FailureBudget, OverBudget, Reservation};
 use auth_cache::client::ClientId;
 use auth_cache::clock::Clock;
 use auth_cache::pool::KdfPool;
@@ -25,6 +25,24 @@ pub(crate) struct Active {
     pub(crate) jwt: Option<JwtKeys>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) budgets: Arc<RunningBudgets>,
+}
+
+/// Failures charged ahead of one credential check ([`RunningBudgets::reserve`]).
+pub(crate) struct Charge<'a> {
+    client: Option<Reservation<'a, ClientId>>,
+    project: Option<Reservation<'a, u64>>,
+}
+
+impl Charge<'_> {
+    /// The check is done and caused `failures` failures: they replace the charge everywhere.
+    pub(crate) fn settle(self, failures: u32) {
+        if let Some(reservation) = self.client {
+            reservation.settle(failures);
+        }
+        if let Some(reservation) = self.project {
+            reservation.settle(failures);
+        }
+    }
 }
 
 /// The failure counts of the state's budgets; they outlive a reload that keeps the settings.
@@ -48,6 +66,33 @@ impl RunningBudgets {
     pub(crate) fn serve(&self, budgets: &crate::state::Budgets) -> bool {
         *self.clients.settings() == budgets.per_client
             && *self.projects.settings() == budgets.per_project
+    }
+
+    /// Charges `cost` failures, before the work, to `client` and (at the token endpoint) to the
+    /// presented `project`; nothing stays charged when either is over its budget.
+    ///
+    /// # Errors
+    /// [`OverBudget`] of the first budget that refuses.
+    pub(crate) fn reserve(
+        &self,
+        client: Option<ClientId>,
+        project: Option<u64>,
+        cost: u32,
+    ) -> Result<Charge<'_>, OverBudget> {
+        let client = client
+            .map(|client| self.clients.reserve(client, cost))
+            .transpose()?;
+        let project = match project.map(|project| self.projects.reserve(project, cost)) {
+            None => None,
+            Some(Ok(reservation)) => Some(reservation),
+            Some(Err(over)) => {
+                if let Some(reservation) = client {
+                    reservation.settle(0);
+                }
+                return Err(over);
+            }
+        };
+        Ok(Charge { client, project })
     }
 
     /// Holds a request refused for being over budget before its 429 goes out

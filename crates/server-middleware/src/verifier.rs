@@ -110,10 +110,9 @@ impl<'a> CachedVerifier<'a> {
         }
         // Charged before the work, so a client's concurrent requests cannot overshoot its
         // budget; settled with the runs that really failed.
-        let reservation = self
-            .client
-            .map(|client| active.budgets.clients.reserve(client, cost))
-            .transpose()
+        let charge = active
+            .budgets
+            .reserve(self.client, None, cost)
             .map_err(Unavailable::OverBudget)?;
         let state = Arc::clone(&active.state);
         let token = token.to_owned();
@@ -129,9 +128,7 @@ impl<'a> CachedVerifier<'a> {
             Ok((checked, _)) if checked.outcome.is_err() => checked.kdf_runs,
             _ => 0,
         };
-        if let Some(reservation) = reservation {
-            reservation.settle(failures);
-        }
+        charge.settle(failures);
         let (checked, elapsed) = ran
             .inspect_err(|error| telemetry::kdf_refused(*error))
             .map_err(Unavailable::Pool)?;
@@ -167,21 +164,15 @@ impl<'a> CachedVerifier<'a> {
             Cached::Known(key) => key,
             Cached::Unknown => return refused(ApiKeyError::NoMatch),
             Cached::Miss => {
-                let reservation = match self
-                    .client
-                    .map(|client| budgets.clients.reserve(client, 1))
-                    .transpose()
-                {
-                    Ok(reservation) => reservation,
+                let charge = match budgets.reserve(self.client, None, 1) {
+                    Ok(charge) => charge,
                     Err(over) => {
                         budgets.hold_refusal().await;
                         return Err(Unavailable::OverBudget(over));
                     }
                 };
                 let loaded = managed.load(parsed.id()).await;
-                if let Some(reservation) = reservation {
-                    reservation.settle(u32::from(matches!(loaded, Ok(None))));
-                }
+                charge.settle(u32::from(matches!(loaded, Ok(None))));
                 match loaded {
                     Ok(Some(key)) => key,
                     Ok(None) => return refused(ApiKeyError::NoMatch),

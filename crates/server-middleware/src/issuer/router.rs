@@ -91,21 +91,9 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
         // the key is looked up by its id like any managed key.
         use key_store::{Judged, KeyClass};
         // A lookup of an id memory does not know may cost a store query: charged like a KDF run.
-        let by_client = match client
-            .map(|client| budgets.clients.reserve(client, 1))
-            .transpose()
-        {
-            Ok(reservation) => reservation,
+        let charge = match budgets.reserve(client, Some(project), 1) {
+            Ok(charge) => charge,
             Err(over) => return over_budget(budgets, &shown, over).await,
-        };
-        let by_project = match budgets.projects.reserve(project, 1) {
-            Ok(reservation) => reservation,
-            Err(over) => {
-                if let Some(reservation) = by_client {
-                    reservation.settle(0);
-                }
-                return over_budget(budgets, &shown, over).await;
-            }
         };
         let judged = managed.verify(KeyClass::Project, &body.project_key).await;
         // Only a refusal is a failure: a rate limit or an unreachable store says nothing of
@@ -115,11 +103,7 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
             Ok(Judged::Refused(_)) => true,
             _ => false,
         };
-        let failed = u32::from(failed);
-        if let Some(reservation) = by_client {
-            reservation.settle(failed);
-        }
-        by_project.settle(failed);
+        charge.settle(u32::from(failed));
         let refuse = || {
             telemetry::token_request(TokenOutcome::InvalidClient);
             tracing::info!(project = %shown, "token request refused: unknown project or wrong key");
@@ -152,15 +136,10 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
     let credentials = format!("{}\u{0}{}", body.project_id, body.project_key);
     let lookup = Lookup::token_request(active.generation, &credentials);
     let compute = || async {
+        // Malformed keys cost no KDF run and are not charged.
         let cost = issuer.kdf_cost(&body.project_id, &body.project_key);
-        let charged = cost > 0;
-        let by_client = client
-            .filter(|_| charged)
-            .map(|client| budgets.clients.reserve(client, cost))
-            .transpose()
-            .map_err(Unavailable::OverBudget)?;
-        let by_project = charged
-            .then(|| budgets.projects.reserve(project, cost))
+        let charge = (cost > 0)
+            .then(|| budgets.reserve(client, Some(project), cost))
             .transpose()
             .map_err(Unavailable::OverBudget)?;
         let stats = handle.stats_handle();
@@ -174,11 +153,8 @@ async fn issue_token(State(handle): State<AuthHandle>, request: Request) -> Resp
             Ok(check) if check.result.is_err() => check.kdf_runs,
             _ => 0,
         };
-        if let Some(reservation) = by_client {
-            reservation.settle(failures);
-        }
-        if let Some(reservation) = by_project {
-            reservation.settle(failures);
+        if let Some(charge) = charge {
+            charge.settle(failures);
         }
         let check = ran.map_err(Unavailable::Pool)?;
         stats.record_kdf_runs(check.kdf_runs);
