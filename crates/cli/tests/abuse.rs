@@ -35,6 +35,17 @@ fn start(dir: &Path, config: &str) -> Server {
     Server::start(serve(dir).env("MOOSE_ADMIN_TOKEN", ADMIN))
 }
 
+/// A server with one consumption key and these `[limits]` lines.
+fn start_with_key(dir: &Path, key: &GeneratedKey, limits: &str) -> Server {
+    start(
+        dir,
+        &format!(
+            "[authentication]\nconsumption_api_keys = [\"{}\"]\n[limits]\n{limits}",
+            key.stored
+        ),
+    )
+}
+
 async fn status(server: &Server) -> Value {
     from("127.0.0.1")
         .get(server.url("/admin/status"))
@@ -132,13 +143,10 @@ async fn a_client_over_its_failure_budget_gets_429_at_no_kdf_cost_and_nobody_els
 async fn a_burst_of_concurrent_failures_cannot_overshoot_the_budget() {
     let dir = tempfile::tempdir().unwrap();
     let key = generate_moose().unwrap();
-    let server = start(
+    let server = start_with_key(
         dir.path(),
-        &format!(
-            "[authentication]\nconsumption_api_keys = [\"{}\"]\n\
-             [limits]\nfailures_per_client = 3\nrefusal_delay_ms = 0\n",
-            key.stored
-        ),
+        &key,
+        "failures_per_client = 3\nrefusal_delay_ms = 0\n",
     );
     let attacker = from("127.0.0.2");
     let before = kdf_runs(&server).await;
@@ -212,13 +220,10 @@ async fn a_wrong_phc_token_is_charged_one_failure_per_key_it_was_checked_against
 async fn an_over_budget_refusal_is_held_before_it_is_sent() {
     let dir = tempfile::tempdir().unwrap();
     let key = generate_moose().unwrap();
-    let server = start(
+    let server = start_with_key(
         dir.path(),
-        &format!(
-            "[authentication]\nconsumption_api_keys = [\"{}\"]\n\
-             [limits]\nfailures_per_client = 1\nrefusal_delay_ms = 400\n",
-            key.stored
-        ),
+        &key,
+        "failures_per_client = 1\nrefusal_delay_ms = 400\n",
     );
     let attacker = from("127.0.0.2");
     assert_eq!(call(&attacker, &server, &token(&key), &[]).await.0, 200);
