@@ -440,6 +440,66 @@ fn a_stalled_request_body_gets_408_and_a_stalled_upstream_body_is_cut() {
     );
 }
 
+/// Sends `count` keep-alive `GET`s on one connection, `pause` apart; the statuses.
+fn keep_alive_gets(
+    addr: std::net::SocketAddr,
+    headers: &str,
+    count: usize,
+    pause: Duration,
+) -> Vec<u16> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (0..count)
+        .map(|_| {
+            std::thread::sleep(pause);
+            stream
+                .write_all(
+                    format!("GET /api/x HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n").as_bytes(),
+                )
+                .unwrap();
+            read_response(&mut stream).map_or(0, |response| response.status)
+        })
+        .collect()
+}
+
+#[test]
+fn upstream_connections_are_reused_and_one_the_upstream_closed_is_replaced() {
+    let gateway = Gateway::start("", Behaviour::Answer, "");
+    let bearer = Gateway::bearer(&gateway.consumption);
+    let statuses = keep_alive_gets(gateway.server.addr(), &bearer, 20, Duration::ZERO);
+    assert_eq!(statuses, [200; 20]);
+    let received = gateway.upstream.received();
+    assert_eq!(received.len(), 20);
+    let upstream_authority = gateway.upstream.addr.to_string();
+    assert_eq!(
+        received[19].header("host"),
+        [upstream_authority.as_str()],
+        "the upstream is asked for by its own name"
+    );
+    assert_eq!(
+        gateway.upstream.connections(),
+        1,
+        "one client connection's requests share one upstream connection"
+    );
+
+    // The upstream closes each connection after its answer, without saying so first.
+    let closing = Gateway::start("", Behaviour::AnswerThenClose, "");
+    let bearer = Gateway::bearer(&closing.consumption);
+    let statuses = keep_alive_gets(
+        closing.server.addr(),
+        &bearer,
+        5,
+        Duration::from_millis(100),
+    );
+    assert_eq!(
+        statuses, [200; 5],
+        "a closed upstream connection is never used again"
+    );
+    assert_eq!(closing.upstream.connections(), 5);
+}
+
 #[cfg(unix)]
 #[test]
 fn sigterm_drains_in_flight_requests_even_with_a_half_sent_head_connected() {

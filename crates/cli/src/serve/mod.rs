@@ -7,6 +7,7 @@
 mod dev;
 mod echo;
 mod idle;
+mod pool;
 mod proxy;
 mod server;
 pub(crate) mod state;

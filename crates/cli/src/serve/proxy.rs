@@ -14,13 +14,12 @@ use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use http::header::{AUTHORIZATION, HOST};
-use http::{HeaderMap, HeaderName, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use http::uri::PathAndQuery;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
 use server_middleware::{AuthHandle, IdentityHeaders, denial_response, error_response};
 
 use crate::serve::idle::{IdleBody, Watch};
+use crate::serve::pool::{UpstreamError, UpstreamPool};
 
 /// How the upstream is reached and how long it may take.
 #[derive(Debug, Clone, Copy)]
@@ -32,12 +31,18 @@ pub(crate) struct UpstreamLimits {
     pub(crate) underscores_in_headers: bool,
 }
 
-/// The upstream's base URL and a pooled HTTP/1 client.
+/// The upstream's base URL and a pool of HTTP/1 connections to it (cloned per request: one
+/// reference count).
 #[derive(Debug, Clone)]
-pub(crate) struct Upstream {
-    scheme_and_authority: String,
+pub(crate) struct Upstream(Arc<UpstreamInner>);
+
+#[derive(Debug)]
+struct UpstreamInner {
+    /// The `Host` the upstream receives: its own authority.
+    host: HeaderValue,
+    /// The base path, without a trailing `/` (empty for none).
     base_path: String,
-    client: Client<HttpConnector, Body>,
+    pool: UpstreamPool,
     limits: UpstreamLimits,
 }
 
@@ -72,34 +77,44 @@ impl Upstream {
                 "--upstream {url:?} has a base path that is not in normal form (no '.', '..', '//' or encoded separators)"
             ))),
         };
-        let client = Client::builder(TokioExecutor::new()).build(HttpConnector::new());
-        Ok(Self {
-            scheme_and_authority: format!("http://{authority}"),
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| crate::exit::usage(format!("--upstream {url:?} has an invalid host")))?;
+        let address = match authority.port_u16() {
+            Some(_) => authority.as_str().to_owned(),
+            None => format!("{authority}:80"),
+        };
+        Ok(Self(Arc::new(UpstreamInner {
+            host,
             base_path,
-            client,
+            pool: UpstreamPool::new(address),
             limits,
-        })
+        })))
     }
 
     /// The same upstream with a connection pool of its own (for another worker thread: an
     /// upstream connection is driven by the thread that opened it).
     pub(crate) fn with_own_pool(&self) -> Self {
-        Self {
-            client: Client::builder(TokioExecutor::new()).build(HttpConnector::new()),
-            ..self.clone()
-        }
+        Self(Arc::new(UpstreamInner {
+            host: self.0.host.clone(),
+            base_path: self.0.base_path.clone(),
+            pool: self.0.pool.with_own_connections(),
+            limits: self.0.limits,
+        }))
     }
 
-    /// The upstream URI for a request whose path is in normal form: the base path, then the
-    /// path, then the query as the client sent it.
+    /// The origin-form URI the upstream receives for a request whose path is in normal form:
+    /// the base path, then the path, then the query as the client sent it.
     fn target(&self, original: &Uri) -> Option<Uri> {
-        let path_and_query = original.path_and_query().map_or("/", |pq| pq.as_str());
-        format!(
-            "{}{}{path_and_query}",
-            self.scheme_and_authority, self.base_path
-        )
-        .parse()
-        .ok()
+        let path_and_query = original
+            .path_and_query()
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let path_and_query = if self.0.base_path.is_empty() {
+            path_and_query
+        } else {
+            PathAndQuery::try_from(format!("{}{path_and_query}", self.0.base_path)).ok()?
+        };
+        Some(Uri::from(path_and_query))
     }
 }
 
@@ -225,7 +240,7 @@ pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Req
     let authorization = parts.headers.get(AUTHORIZATION).cloned();
     clean_headers(
         &mut parts.headers,
-        upstream.limits.underscores_in_headers,
+        upstream.0.limits.underscores_in_headers,
         identity,
     );
     if let Some(principal) = principal {
@@ -238,10 +253,9 @@ pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Req
             Err(denial) => return denial_response(&denial),
         }
     }
-    let timeout = upstream.limits.timeout;
-    let forwarded = upstream
-        .client
-        .request(http::Request::from_parts(parts, body));
+    parts.headers.insert(HOST, upstream.0.host.clone());
+    let timeout = upstream.0.limits.timeout;
+    let forwarded = upstream.0.pool.send(http::Request::from_parts(parts, body));
     match await_response(forwarded, timeout, body_status.as_ref()).await {
         Some(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
@@ -249,7 +263,7 @@ pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Req
             let body = IdleBody::new(body, timeout, UpstreamPause(timeout));
             Response::from_parts(parts, Body::new(body))
         }
-        Some(Err(_)) => match body_status.and_then(|status| status.failure()) {
+        Some(Err(error)) => match body_status.and_then(|status| status.failure()) {
             Some(ClientBodyFailure::Malformed) => error_response(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
@@ -263,7 +277,12 @@ pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Req
             None => error_response(
                 StatusCode::BAD_GATEWAY,
                 "bad_gateway",
-                "the upstream service is unreachable",
+                match error {
+                    UpstreamError::Connect => "the upstream service is unreachable",
+                    UpstreamError::Exchange => {
+                        "the upstream service failed to send a valid response"
+                    }
+                },
             ),
         },
         None => error_response(

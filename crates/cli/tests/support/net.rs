@@ -40,12 +40,16 @@ pub(crate) enum Behaviour {
     AnswerAfter(Duration),
     /// Send the head and part of a body, then stall for the given time.
     StallMidBody(Duration),
+    /// Answer `200 ok` (without `Connection: close`), then close the connection: what an
+    /// upstream whose keep-alive timeout just ran out does.
+    AnswerThenClose,
 }
 
 /// An HTTP/1.1 upstream on 127.0.0.1 that records what it receives.
 pub(crate) struct RecordingUpstream {
     pub(crate) addr: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    connections: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl RecordingUpstream {
@@ -54,14 +58,26 @@ impl RecordingUpstream {
         let addr = listener.local_addr().expect("upstream address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&received);
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = Arc::clone(&connections);
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let log = Arc::clone(&log);
                 std::thread::spawn(move || serve_upstream(stream, &log, behaviour));
             }
         });
-        Self { addr, received }
+        Self {
+            addr,
+            received,
+            connections,
+        }
+    }
+
+    /// How many connections it has accepted.
+    pub(crate) fn connections(&self) -> usize {
+        self.connections.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Everything received so far.
@@ -107,7 +123,7 @@ fn serve_upstream(stream: TcpStream, log: &Mutex<Vec<Received>>, behaviour: Beha
         log.lock().expect("upstream log").push(received);
         let stream = reader.get_mut();
         match behaviour {
-            Behaviour::Answer => {}
+            Behaviour::Answer | Behaviour::AnswerThenClose => {}
             Behaviour::AnswerAfter(pause) => std::thread::sleep(pause),
             Behaviour::StallMidBody(pause) => {
                 let _ =
@@ -122,6 +138,7 @@ fn serve_upstream(stream: TcpStream, log: &Mutex<Vec<Received>>, behaviour: Beha
                 b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
             )
             .is_err()
+            || matches!(behaviour, Behaviour::AnswerThenClose)
         {
             return;
         }
