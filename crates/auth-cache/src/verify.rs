@@ -367,13 +367,31 @@ impl VerificationCache {
         E: Send + Sync + 'static,
     {
         let key = CacheKey::new(&lookup);
-        // A plain read first: the hit path never builds the single-flight machinery.
-        if let Some(entry) = self.entries.get(&key)
-            && entry.live(Instant::now())
-        {
+        // A plain read first: the hit path never builds the single-flight machinery, and the
+        // miss path is boxed so that the futures awaiting this one stay small to move.
+        if let Some(entry) = self.live(&key) {
             return Ok(self.hit(entry));
         }
-        self.verify_once(&key, verify).await
+        Box::pin(self.verify_once(&key, verify)).await
+    }
+
+    /// The cached outcome for `lookup` when there is a live one and `accept` takes it (then it
+    /// counts as a hit), without waiting; `None` counts nothing, and the caller goes on to
+    /// [`VerificationCache::get_or_verify`]. `accept` lets a caller that would act on an
+    /// outcome asynchronously (e.g. refetch a key set) leave it to that path.
+    pub fn get_now(
+        &self,
+        lookup: Lookup<'_>,
+        accept: impl FnOnce(&Outcome) -> bool,
+    ) -> Option<Verified> {
+        let entry = self.live(&CacheKey::new(&lookup))?;
+        accept(&entry.outcome).then(|| self.hit(entry))
+    }
+
+    fn live(&self, key: &CacheKey) -> Option<Entry> {
+        self.entries
+            .get(key)
+            .filter(|entry| entry.live(Instant::now()))
     }
 
     /// The miss path: the first caller for `key` verifies and inserts, and concurrent callers

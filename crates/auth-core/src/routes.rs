@@ -183,17 +183,14 @@ impl RouteRules {
     /// [`PathError::AmbiguousClass`] as for [`RouteRules::classify`].
     pub fn classify_normal(&self, normal: &str) -> Result<RouteClass, PathError> {
         let exact = self.lookup(normal, View::EXACT);
-        let mut views = Vec::with_capacity(3);
-        if self.upper_case_prefix || normal.bytes().any(|b| b.is_ascii_uppercase()) {
-            views.push(View::FOLDED);
-        }
-        if normal.contains(';') {
-            views.push(View::STRIPPED);
-            if views.len() == 2 {
-                views.push(View::STRIPPED_FOLDED);
-            }
-        }
-        for view in views {
+        let folded = self.upper_case_prefix || normal.bytes().any(|b| b.is_ascii_uppercase());
+        let stripped = normal.contains(';');
+        let views = [
+            (folded, View::FOLDED),
+            (stripped, View::STRIPPED),
+            (folded && stripped, View::STRIPPED_FOLDED),
+        ];
+        for (_, view) in views.into_iter().filter(|(applies, _)| *applies) {
             if self.lookup(normal, view) != exact {
                 return Err(PathError::AmbiguousClass);
             }

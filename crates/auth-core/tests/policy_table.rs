@@ -16,8 +16,8 @@ use auth_core::header::{
 };
 use auth_core::jwt::{Claims, JwtError};
 use auth_core::policy::{
-    ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, Refusal, RouteClass, Step,
-    StepOutcome, Verifier, decide,
+    ClassMechanisms, Denial, InvalidReason, Mechanisms, Principal, Progress, Refusal, RouteClass,
+    Step, StepOutcome, Verifier, decide, decide_now, resume,
 };
 
 const GOOD_JWT: &str = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1In0.good";
@@ -28,10 +28,12 @@ const GOOD_KEY: &str = "goodkey";
 const BAD_KEY: &str = "badkey";
 const ADMIN_TOKEN: &str = "admintoken";
 
-/// A verifier that accepts fixed tokens and records which checks ran, in order.
+/// A verifier that accepts fixed tokens and records which checks ran, in order. Steps of the
+/// kind `now` are answered by `verify_now` (as a cache hit would be), the rest by `verify`.
 #[derive(Default)]
 struct Fake {
     calls: Mutex<Vec<&'static str>>,
+    now: Option<Step>,
 }
 
 fn claims() -> Arc<Claims> {
@@ -54,14 +56,34 @@ fn key_id() -> KeyId {
 impl Verifier for Fake {
     type Unavailable = std::convert::Infallible;
 
+    fn verify_now(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Option<Result<StepOutcome, Self::Unavailable>> {
+        (self.now == Some(step)).then(|| Ok(self.check(step, class, token)))
+    }
+
     async fn verify(
         &self,
         step: Step,
         class: RouteClass,
         token: &str,
     ) -> Result<StepOutcome, Self::Unavailable> {
+        assert_ne!(
+            self.now,
+            Some(step),
+            "a step answered at once is never awaited"
+        );
+        Ok(self.check(step, class, token))
+    }
+}
+
+impl Fake {
+    fn check(&self, step: Step, class: RouteClass, token: &str) -> StepOutcome {
         let mut calls = self.calls.lock().unwrap();
-        Ok(match step {
+        match step {
             Step::Jwt => {
                 calls.push("jwt");
                 if token == GOOD_JWT {
@@ -89,7 +111,7 @@ impl Verifier for Fake {
                     Err(InvalidReason::ApiKey(ApiKeyError::NoMatch))
                 }
             }
-        })
+        }
     }
 }
 
@@ -146,24 +168,55 @@ enum Expect {
     Invalid(InvalidReason),
 }
 
+/// How [`run`] drives the decision.
+#[derive(Debug, Clone, Copy)]
+enum Drive {
+    /// `decide`, every step awaited.
+    Awaited,
+    /// `decide`, JWT steps answered at once.
+    JwtNow,
+    /// `decide_now` with JWT steps answered at once, then (when a step must wait) the detached
+    /// decision `resume`d with the header parsed again, as the server does.
+    Resumed,
+}
+
 fn run(
     class: RouteClass,
     mechanisms: ClassMechanisms,
     admin: bool,
     header: &str,
+    drive: Drive,
 ) -> (Expect, Vec<&'static str>) {
     let all = Mechanisms {
         ingest: mechanisms,
         consumption: mechanisms,
         admin,
     };
-    let fake = Fake::default();
-    let credentials = if header == "<none>" {
-        auth_core::header::parse_authorization_headers(std::iter::empty(), MAX)
-    } else {
-        parse_authorization(header.as_bytes(), MAX)
+    let fake = Fake {
+        now: match drive {
+            Drive::Awaited => None,
+            Drive::JwtNow | Drive::Resumed => Some(Step::Jwt),
+        },
+        ..Fake::default()
     };
-    let outcome = match at_once(decide(class, credentials, &all, &fake)) {
+    let credentials = || {
+        if header == "<none>" {
+            auth_core::header::parse_authorization_headers(std::iter::empty(), MAX)
+        } else {
+            parse_authorization(header.as_bytes(), MAX)
+        }
+    };
+    let decided = match drive {
+        Drive::Awaited | Drive::JwtNow => at_once(decide(class, credentials(), &all, &fake)),
+        Drive::Resumed => match decide_now(class, credentials(), &all, &fake) {
+            Progress::Decided(decided) => decided,
+            Progress::Pending(pending) => {
+                let detached = pending.detach();
+                at_once(resume(detached, credentials(), &all, &fake))
+            }
+        },
+    };
+    let outcome = match decided {
         Ok(Principal::Jwt(_)) => Expect::Jwt,
         Ok(Principal::ApiKey {
             class: c,
@@ -248,12 +301,14 @@ fn the_policy_table() {
         (RouteClass::Public, ENFORCED, true, "Bearer a b".into(), Public, vec![]),
     ];
     for (i, (class, mechanisms, admin, header, expected, calls)) in rows.into_iter().enumerate() {
-        let (outcome, made) = run(class, mechanisms, admin, &header);
-        assert_eq!(
-            outcome, expected,
-            "row {i}: {class} {mechanisms:?} {header:?}"
-        );
-        assert_eq!(made, calls, "row {i}: checks made");
+        for drive in [Drive::Awaited, Drive::JwtNow, Drive::Resumed] {
+            let (outcome, made) = run(class, mechanisms, admin, &header, drive);
+            assert_eq!(
+                outcome, expected,
+                "row {i} ({drive:?}): {class} {mechanisms:?} {header:?}"
+            );
+            assert_eq!(made, calls, "row {i} ({drive:?}): checks made");
+        }
     }
 }
 
@@ -282,4 +337,43 @@ fn denials_render_as_rfc_6750_responses() {
     );
     assert_eq!(invalid.body_error(), "invalid_token");
     assert_eq!(invalid.message(), "the token has expired");
+}
+
+#[test]
+fn a_resumed_decision_never_lets_in_other_credentials() {
+    let all = Mechanisms {
+        ingest: BOTH,
+        consumption: BOTH,
+        admin: false,
+    };
+    let fake = Fake {
+        now: Some(Step::Jwt),
+        ..Fake::default()
+    };
+    // A JWT-shaped wrong token: its JWT step fails at once, its API-key step must wait.
+    let header = bearer(BAD_JWT);
+    let Progress::Pending(pending) = decide_now(
+        RouteClass::Consumption,
+        parse_authorization(header.as_bytes(), MAX),
+        &all,
+        &fake,
+    ) else {
+        panic!("the API-key step waits");
+    };
+    let detached = pending.detach();
+    // Resumed with a valid JWT instead: its JWT step counts as already failed, so it is refused.
+    let good = bearer(GOOD_JWT);
+    let resumed = at_once(resume(
+        detached,
+        parse_authorization(good.as_bytes(), MAX),
+        &all,
+        &fake,
+    ));
+    assert_eq!(
+        resumed,
+        Err(Refusal::Denied(Denial::InvalidToken(InvalidReason::Jwt(
+            JwtError::InvalidSignature
+        ))))
+    );
+    assert_eq!(fake.calls.into_inner().unwrap(), ["jwt", "api_key"]);
 }

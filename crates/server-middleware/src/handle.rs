@@ -13,7 +13,9 @@ use auth_cache::clock::{Clock, SystemClock};
 use auth_cache::pool::{KdfPool, PoolCounters, PoolSnapshot};
 use auth_cache::verify::{StatsSnapshot, VerificationCache, VerifyStats};
 use auth_core::header::parse_authorization_headers;
-use auth_core::policy::{CredentialKind, Denial, Principal, RouteClass, decide};
+use auth_core::policy::{
+    CredentialKind, Denial, Principal, Progress, Resume, RouteClass, decide_now,
+};
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
 use tracing::Instrument;
@@ -312,13 +314,10 @@ impl AuthHandle {
         headers: &HeaderMap,
         client: Option<IpAddr>,
     ) -> Result<Principal, Rejection> {
-        let active = self.shared.active.load_full();
-        let class = active
-            .state
-            .routes()
-            .classify(path)
-            .map_err(Rejection::InvalidPath)?;
-        decide_for(&active, class, headers, client).await
+        match self.decide_now(Route::Path(path), headers, client) {
+            Decision::Decided(decided) => decided,
+            Decision::Pending(pending) => pending.finish(headers).await,
+        }
     }
 
     /// Applies the policy of `class` to a request's headers, whatever its path: what
@@ -332,8 +331,56 @@ impl AuthHandle {
         headers: &HeaderMap,
         client: Option<IpAddr>,
     ) -> Result<Principal, Rejection> {
-        let active = self.shared.active.load_full();
-        decide_for(&active, class, headers, client).await
+        match self.decide_now(Route::Class(class), headers, client) {
+            Decision::Decided(decided) => decided,
+            Decision::Pending(pending) => pending.finish(headers).await,
+        }
+    }
+
+    /// The decision for one request as far as it goes without waiting (through
+    /// [`auth_core::policy::decide_now`]): a request whose steps the cache answers is decided
+    /// here, with no future; the rest is [`PendingDecision::finish`]ed with the same headers.
+    pub(crate) fn decide_now(
+        &self,
+        route: Route<'_>,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+    ) -> Decision {
+        let active = self.shared.active.load();
+        let class = match route {
+            Route::Class(class) => class,
+            Route::Path(path) => match active.state.routes().classify(path) {
+                Ok(class) => class,
+                Err(invalid) => return Decision::Decided(Err(Rejection::InvalidPath(invalid))),
+            },
+        };
+        if class == RouteClass::Public {
+            return Decision::Decided(Ok(Principal::Public));
+        }
+        let credentials = parse_authorization_headers(
+            headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+            active.state.max_authorization_bytes(),
+        );
+        let presented = CredentialKind::presented(class, &credentials);
+        let span = telemetry::auth_span(class);
+        let verifier = CachedVerifier::new(&active, client.map(ClientId::of));
+        let mechanisms = active.state.effective_mechanisms();
+        let progress = span.in_scope(|| decide_now(class, credentials, &mechanisms, &verifier));
+        match progress {
+            Progress::Decided(decided) => {
+                let decided = decided.map_err(Rejection::from);
+                record(&span, class, presented, &decided);
+                Decision::Decided(decided)
+            }
+            Progress::Pending(pending) => Decision::Pending(PendingDecision {
+                active: arc_swap::Guard::into_inner(active),
+                client,
+                class,
+                presented,
+                span,
+                resume: pending.detach(),
+            }),
+        }
     }
 
     /// The client of `request` by the current configuration's trusted proxies, from its
@@ -382,33 +429,67 @@ impl AuthHandle {
     }
 }
 
-/// The decision for one request of `class`, through the cache and the pool, recorded in a span,
-/// the log and the metrics.
-async fn decide_for(
-    active: &Active,
-    class: RouteClass,
-    headers: &HeaderMap,
+/// What a request is judged by: a class (a [`AuthHandle::require`] layer) or its path.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Route<'a> {
+    Class(RouteClass),
+    Path(&'a str),
+}
+
+/// [`AuthHandle::decide_now`]'s answer.
+pub(crate) enum Decision {
+    Decided(Result<Principal, Rejection>),
+    Pending(PendingDecision),
+}
+
+/// A decision that must wait for the KDF pool, a verification or the key store; it holds the
+/// configuration it was started with and owns nothing of the request.
+pub(crate) struct PendingDecision {
+    active: Arc<Active>,
     client: Option<IpAddr>,
-) -> Result<Principal, Rejection> {
-    if class == RouteClass::Public {
-        return Ok(Principal::Public);
+    class: RouteClass,
+    presented: CredentialKind,
+    span: tracing::Span,
+    resume: Resume,
+}
+
+impl PendingDecision {
+    /// Finishes the decision for the same request's `headers`, in the decision's span.
+    pub(crate) async fn finish(self, headers: &HeaderMap) -> Result<Principal, Rejection> {
+        let Self {
+            active,
+            client,
+            class,
+            presented,
+            span,
+            resume,
+        } = self;
+        let credentials = parse_authorization_headers(
+            headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+            active.state.max_authorization_bytes(),
+        );
+        let verifier = CachedVerifier::new(&active, client.map(ClientId::of));
+        let mechanisms = active.state.effective_mechanisms();
+        let decided = auth_core::policy::resume(resume, credentials, &mechanisms, &verifier)
+            .instrument(span.clone())
+            .await
+            .map_err(Rejection::from);
+        record(&span, class, presented, &decided);
+        decided
     }
-    let credentials = parse_authorization_headers(
-        headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
-        active.state.max_authorization_bytes(),
-    );
-    let presented = CredentialKind::presented(class, &credentials);
-    let span = telemetry::auth_span(class);
-    let verifier = CachedVerifier::new(active, client.map(ClientId::of));
-    let mechanisms = active.state.effective_mechanisms();
-    let result = decide(class, credentials, &mechanisms, &verifier)
-        .instrument(span.clone())
-        .await
-        .map_err(Rejection::from);
-    match &result {
+}
+
+/// Records a decision in its span, the log and the metrics.
+fn record(
+    span: &tracing::Span,
+    class: RouteClass,
+    presented: CredentialKind,
+    decided: &Result<Principal, Rejection>,
+) {
+    match decided {
         Ok(principal) => {
             let logged = Logged::Allowed { principal };
-            telemetry::record(&span, class, principal.kind(), Outcome::Allowed, &logged);
+            telemetry::record(span, class, principal.kind(), Outcome::Allowed, &logged);
         }
         Err(Rejection::Denied(denial)) => {
             let outcome = match denial {
@@ -417,20 +498,19 @@ async fn decide_for(
                 _ => Outcome::InvalidToken,
             };
             let logged = Logged::Refused { denial };
-            telemetry::record(&span, class, presented, outcome, &logged);
+            telemetry::record(span, class, presented, outcome, &logged);
         }
         Err(Rejection::TooManyRequests { .. } | Rejection::RateLimited { .. }) => {
             telemetry::record(
-                &span,
+                span,
                 class,
                 presented,
                 Outcome::OverBudget,
                 &Logged::OverBudget,
             );
         }
-        Err(_) => telemetry::record(&span, class, presented, Outcome::Overloaded, &Logged::Shed),
+        Err(_) => telemetry::record(span, class, presented, Outcome::Overloaded, &Logged::Shed),
     }
-    result
 }
 
 fn warn_open_classes(state: &AuthState) {

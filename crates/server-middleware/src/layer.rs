@@ -18,7 +18,7 @@ use http::header::{AUTHORIZATION, Entry};
 use http::{HeaderMap, Request, Response};
 use tower::{Layer, Service};
 
-use crate::handle::AuthHandle;
+use crate::handle::{AuthHandle, Decision, Route};
 
 /// How an [`AuthLayer`] finds a request's route class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,7 +99,7 @@ where
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<ResBody, S::Error>;
+    type Future = ResponseFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -110,32 +110,38 @@ where
         // The clone that was driven to readiness goes with this request.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let AuthLayer { handle, classify } = self.layer.clone();
-        ResponseFuture {
-            inner: Box::pin(async move {
-                let client = handle.client_of(&request);
-                let decided = match classify {
-                    Classify::Fixed(class) => {
-                        handle
-                            .authorize_class(class, request.headers(), client)
-                            .await
+        let handle = &self.layer.handle;
+        let client = handle.client_of(&request);
+        let route = match self.layer.classify {
+            Classify::Fixed(class) => Route::Class(class),
+            Classify::ByPathPrefix => {
+                Route::Path(match request.extensions().get::<OriginalUri>() {
+                    Some(original) => original.path(),
+                    None => request.uri().path(),
+                })
+            }
+        };
+        // A cached decision is made here; only one that must wait gets a future of its own.
+        let decided = match handle.decide_now(route, request.headers(), client) {
+            Decision::Decided(decided) => decided,
+            Decision::Pending(pending) => {
+                return ResponseFuture::pending(async move {
+                    match pending.finish(request.headers()).await {
+                        Ok(principal) => {
+                            request.extensions_mut().insert(principal);
+                            inner.call(request).await
+                        }
+                        Err(rejection) => Ok(rejection.to_response()),
                     }
-                    Classify::ByPathPrefix => {
-                        let path = match request.extensions().get::<OriginalUri>() {
-                            Some(original) => original.path(),
-                            None => request.uri().path(),
-                        };
-                        handle.authorize(path, request.headers(), client).await
-                    }
-                };
-                match decided {
-                    Ok(principal) => {
-                        request.extensions_mut().insert(principal);
-                        inner.call(request).await
-                    }
-                    Err(rejection) => Ok(rejection.to_response()),
-                }
-            }),
+                });
+            }
+        };
+        match decided {
+            Ok(principal) => {
+                request.extensions_mut().insert(principal);
+                ResponseFuture::inner(inner.call(request))
+            }
+            Err(rejection) => ResponseFuture::refused(rejection.to_response()),
         }
     }
 }
@@ -150,21 +156,68 @@ fn mark_authorization_sensitive(headers: &mut HeaderMap) {
     }
 }
 
-/// Response future of [`Auth`].
-pub struct ResponseFuture<B, E> {
-    inner: Pin<Box<dyn Future<Output = Result<Response<B>, E>> + Send>>,
+pin_project_lite::pin_project! {
+    /// Response future of [`Auth`]: the inner service's, a refusal, or a decision that waits.
+    pub struct ResponseFuture<F: Future> {
+        #[pin]
+        state: State<F>,
+    }
 }
 
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
+pin_project_lite::pin_project! {
+    #[project = StateProjection]
+    enum State<F: Future> {
+        Inner { #[pin] future: F },
+        Refused { response: Option<F::Output> },
+        Pending { future: Pin<Box<dyn Future<Output = F::Output> + Send>> },
+    }
+}
+
+impl<F: Future> ResponseFuture<F> {
+    fn inner(future: F) -> Self {
+        Self {
+            state: State::Inner { future },
+        }
+    }
+
+    fn refused<B, E>(response: Response<B>) -> Self
+    where
+        F: Future<Output = Result<Response<B>, E>>,
+    {
+        Self {
+            state: State::Refused {
+                response: Some(Ok(response)),
+            },
+        }
+    }
+
+    fn pending(future: impl Future<Output = F::Output> + Send + 'static) -> Self {
+        Self {
+            state: State::Pending {
+                future: Box::pin(future),
+            },
+        }
+    }
+}
+
+impl<F: Future> fmt::Debug for ResponseFuture<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }
 
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<B>, E>;
+impl<F: Future> Future for ResponseFuture<F> {
+    type Output = F::Output;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            StateProjection::Inner { future } => future.poll(cx),
+            StateProjection::Refused { response } => match response.take() {
+                Some(response) => Poll::Ready(response),
+                // Polled again after it completed: a caller's bug, answered as futures do.
+                None => Poll::Pending,
+            },
+            StateProjection::Pending { future } => future.as_mut().poll(cx),
+        }
     }
 }

@@ -212,6 +212,14 @@ impl JwtKeys {
         self.jwks.as_ref()
     }
 
+    /// Whether a token naming an unknown `kid` may make the remote key set be fetched again.
+    pub(crate) fn may_refetch(&self) -> bool {
+        #[cfg(feature = "jwks")]
+        return self.jwks.is_some();
+        #[cfg(not(feature = "jwks"))]
+        false
+    }
+
     /// The verifier for the current remote key set.
     pub(crate) fn current(&self) -> Arc<Merged> {
         let merged = self.merged.load_full();

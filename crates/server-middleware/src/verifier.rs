@@ -37,7 +37,7 @@ impl<'a> CachedVerifier<'a> {
         #[cfg(feature = "jwks")]
         if outcome == Err(InvalidReason::Jwt(JwtError::UnknownKeyId))
             && let Some(jwks) = keys.jwks()
-            && jwks.refetch_for_unknown_kid(merged.version).await
+            && Box::pin(jwks.refetch_for_unknown_kid(merged.version)).await
         {
             return self.jwt_with(&keys.current(), class, token).await;
         }
@@ -148,10 +148,51 @@ impl<'a> CachedVerifier<'a> {
         token: &str,
     ) -> Result<Outcome, Unavailable> {
         use auth_core::apikey::{ApiKeyError, ManagedToken};
-        use auth_core::policy::Principal;
-        use key_store::{Cached, Judged, KeyClass};
+        use key_store::KeyClass;
 
         let refused = |error| Ok(Err(InvalidReason::ApiKey(error)));
+        if let Some(known) = self.managed_now(managed, class, token) {
+            return known;
+        }
+        let (Some(key_class), Ok(parsed)) = (KeyClass::of_route(class), ManagedToken::parse(token))
+        else {
+            return refused(ApiKeyError::NoMatch);
+        };
+        // Memory knows nothing of this id: the store is asked, charged like a failed check.
+        let budgets = &self.active.budgets;
+        let charge = match budgets.reserve(self.client, None, 1) {
+            Ok(charge) => charge,
+            Err(over) => {
+                budgets.hold_refusal().await;
+                return Err(Unavailable::OverBudget(over));
+            }
+        };
+        // Boxed: the store's query is the rare path, and large.
+        let loaded = Box::pin(managed.load(parsed.id())).await;
+        charge.settle(u32::from(matches!(loaded, Ok(None))));
+        let key = match loaded {
+            Ok(Some(key)) => key,
+            Ok(None) => return refused(ApiKeyError::NoMatch),
+            Err(error) => {
+                tracing::warn!(%error, "the key store cannot be reached; refusing an uncached managed key with 503");
+                return Err(Unavailable::Store);
+            }
+        };
+        judged(managed.judge(&key, &parsed, key_class), class)
+    }
+
+    /// A managed key judged without the store: its shape, then what memory knows of its id;
+    /// `None` when only the store can tell.
+    fn managed_now(
+        &self,
+        managed: &key_store::ManagedKeys,
+        class: RouteClass,
+        token: &str,
+    ) -> Option<Result<Outcome, Unavailable>> {
+        use auth_core::apikey::{ApiKeyError, ManagedToken};
+        use key_store::{Cached, KeyClass};
+
+        let refused = |error| Some(Ok(Err(InvalidReason::ApiKey(error))));
         let Some(key_class) = KeyClass::of_route(class) else {
             return refused(ApiKeyError::NoMatch);
         };
@@ -159,38 +200,10 @@ impl<'a> CachedVerifier<'a> {
             Ok(parsed) => parsed,
             Err(error) => return refused(error),
         };
-        let budgets = &self.active.budgets;
-        let key = match managed.cached(parsed.id()) {
-            Cached::Known(key) => key,
-            Cached::Unknown => return refused(ApiKeyError::NoMatch),
-            Cached::Miss => {
-                let charge = match budgets.reserve(self.client, None, 1) {
-                    Ok(charge) => charge,
-                    Err(over) => {
-                        budgets.hold_refusal().await;
-                        return Err(Unavailable::OverBudget(over));
-                    }
-                };
-                let loaded = managed.load(parsed.id()).await;
-                charge.settle(u32::from(matches!(loaded, Ok(None))));
-                match loaded {
-                    Ok(Some(key)) => key,
-                    Ok(None) => return refused(ApiKeyError::NoMatch),
-                    Err(error) => {
-                        tracing::warn!(%error, "the key store cannot be reached; refusing an uncached managed key with 503");
-                        return Err(Unavailable::Store);
-                    }
-                }
-            }
-        };
-        match managed.judge(&key, &parsed, key_class) {
-            Judged::Allowed(key) => Ok(Ok(Principal::ManagedKey {
-                class,
-                id: key.record.id,
-                name: Arc::from(key.record.name.as_str()),
-            })),
-            Judged::Refused(error) => refused(error),
-            Judged::Limited(limited) => Err(Unavailable::RateLimited(limited)),
+        match managed.cached(parsed.id()) {
+            Cached::Known(key) => Some(judged(managed.judge(&key, &parsed, key_class), class)),
+            Cached::Unknown => refused(ApiKeyError::NoMatch),
+            Cached::Miss => None,
         }
     }
 
@@ -205,8 +218,57 @@ impl<'a> CachedVerifier<'a> {
     }
 }
 
+/// A managed key's judgement as a step outcome.
+fn judged(judged: key_store::Judged, class: RouteClass) -> Result<Outcome, Unavailable> {
+    use auth_core::policy::Principal;
+    use key_store::Judged;
+    match judged {
+        Judged::Allowed(key) => Ok(Ok(Principal::ManagedKey {
+            class,
+            id: key.record.id,
+            name: Arc::from(key.record.name.as_str()),
+        })),
+        Judged::Refused(error) => Ok(Err(InvalidReason::ApiKey(error))),
+        Judged::Limited(limited) => Err(Unavailable::RateLimited(limited)),
+    }
+}
+
 impl Verifier for CachedVerifier<'_> {
     type Unavailable = Unavailable;
+
+    /// A cached outcome, or a managed key memory knows. A cached JWT outcome of an unknown
+    /// `kid` is left to [`Verifier::verify`], which may refetch the remote key set.
+    fn verify_now(
+        &self,
+        step: Step,
+        class: RouteClass,
+        token: &str,
+    ) -> Option<Result<StepOutcome, Unavailable>> {
+        let active = self.active;
+        if let Some(managed) = active.state.managed_keys()
+            && step != Step::Jwt
+            && auth_core::apikey::is_managed(token)
+        {
+            return self.managed_now(managed, class, token);
+        }
+        let lookup = Lookup::new(active.generation, step, class, token);
+        let verified = match step {
+            Step::Jwt => {
+                let keys = active.jwt.as_ref()?;
+                let merged = keys.current();
+                let may_refetch = keys.may_refetch();
+                active
+                    .cache
+                    .get_now(lookup.with_key_version(merged.version), |outcome| {
+                        !(may_refetch
+                            && *outcome == Err(InvalidReason::Jwt(JwtError::UnknownKeyId)))
+                    })?
+            }
+            Step::ApiKey | Step::Admin => active.cache.get_now(lookup, |_| true)?,
+        };
+        telemetry::cache_lookup(step, true);
+        Some(Ok(verified.outcome))
+    }
 
     async fn verify(
         &self,

@@ -4,6 +4,9 @@
 //! request is allowed, denied, or which verifications to attempt in which order. [`decide`] runs
 //! such a plan with a [`Verifier`] — asynchronously, so that the server's verifier can consult
 //! its cache, wait for a KDF worker or fetch a key set, while this crate itself needs no runtime.
+//! [`decide_now`] runs the same plan as far as the verifier answers at once (a cache hit), so a
+//! cached request is decided without a future; [`Pending::finish`] and [`resume`] go on from
+//! there.
 //! [`Policy`] holds what a server checks tokens against and runs one step uncached
 //! ([`Policy::check`]); [`Direct`] is the verifier that does only that. Nothing here does I/O.
 
@@ -17,7 +20,9 @@ use crate::apikey::{ApiKeyError, KeyId, ManagedKeyId};
 use crate::header::{BearerToken, Credentials, MalformedHeader};
 use crate::jwt::{Claims, JwtError, looks_like_jwt};
 
-pub use decide::{Refusal, StepOutcome, Verifier, decide};
+pub use decide::{
+    Pending, Progress, Refusal, Resume, StepOutcome, Verifier, decide, decide_now, resume,
+};
 pub use rules::{Checked, Direct, Policy, PolicyError, PolicyParts};
 
 /// Which protection a path falls under.
@@ -408,10 +413,32 @@ fn plan_admin(credentials: Result<Credentials<'_>, MalformedHeader>, configured:
 /// useful to a client that sent a JWT, so it wins over the API-key fallback's.
 #[must_use]
 pub fn combine_failures(failures: &[InvalidReason]) -> InvalidReason {
-    failures
-        .iter()
-        .find(|r| matches!(r, InvalidReason::Jwt(_)))
-        .or_else(|| failures.last())
-        .copied()
-        .unwrap_or(InvalidReason::NotAJwt)
+    let mut combined = Failures::default();
+    for &failure in failures {
+        combined.push(failure);
+    }
+    combined.combined()
+}
+
+/// The failures of a decision's steps as [`combine_failures`] reads them, kept without
+/// allocating: the first JWT failure and the latest failure.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Failures {
+    first_jwt: Option<InvalidReason>,
+    latest: Option<InvalidReason>,
+}
+
+impl Failures {
+    pub(crate) fn push(&mut self, failure: InvalidReason) {
+        if self.first_jwt.is_none() && matches!(failure, InvalidReason::Jwt(_)) {
+            self.first_jwt = Some(failure);
+        }
+        self.latest = Some(failure);
+    }
+
+    pub(crate) fn combined(self) -> InvalidReason {
+        self.first_jwt
+            .or(self.latest)
+            .unwrap_or(InvalidReason::NotAJwt)
+    }
 }
