@@ -84,7 +84,7 @@ impl UpstreamPool {
     ) -> Result<Response<PooledBody>, UpstreamError> {
         let (mut sender, reused) = match self.ready_idle().await {
             Some(sender) => (sender, true),
-            None => (self.connect().await?, false),
+            None => (Box::pin(self.connect()).await?, false),
         };
         let request = match sender.try_send_request(request).await {
             Ok(response) => return Ok(self.pooled(response, sender)),
@@ -93,7 +93,7 @@ impl UpstreamPool {
                 _ => return Err(UpstreamError::Exchange),
             },
         };
-        let mut sender = self.connect().await?;
+        let mut sender = Box::pin(self.connect()).await?;
         match sender.try_send_request(request).await {
             Ok(response) => Ok(self.pooled(response, sender)),
             Err(_) => Err(UpstreamError::Exchange),
@@ -122,6 +122,7 @@ impl UpstreamPool {
         None
     }
 
+    /// Opens a connection (boxed by its callers: it is the rare path, and its future is large).
     async fn connect(&self) -> Result<SendRequest<Body>, UpstreamError> {
         let stream = TcpStream::connect(self.shared.address.as_str())
             .await
