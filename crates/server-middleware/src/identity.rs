@@ -36,19 +36,25 @@ impl IdentityHeaders {
     pub fn strip_inbound(&self, headers: &mut HeaderMap) {
         let unwanted: Vec<HeaderName> = headers
             .keys()
-            .filter(|name| {
-                starts_folded(name.as_str(), IDENTITY_PREFIX)
-                    || self
-                        .claim_headers
-                        .iter()
-                        .any(|(_, mapped)| equal_folded(name.as_str(), mapped.as_str()))
-            })
+            .filter(|name| self.is_reserved(name))
             .cloned()
             .collect();
         for name in unwanted {
             headers.remove(name);
         }
         headers.remove(AUTHORIZATION);
+    }
+
+    /// Whether a client's header named `name` must be removed because only keygate sets it:
+    /// `x-keygate-*` and the mapped claim headers, `_` read as `-` (`Authorization`, the
+    /// credential, is removed by [`IdentityHeaders::strip_inbound`] too).
+    #[must_use]
+    pub fn is_reserved(&self, name: &HeaderName) -> bool {
+        starts_folded(name.as_str(), IDENTITY_PREFIX)
+            || self
+                .claim_headers
+                .iter()
+                .any(|(_, mapped)| equal_folded(name.as_str(), mapped.as_str()))
     }
 
     /// The headers that tell the upstream who `principal` is: always subject and method (also

@@ -200,6 +200,8 @@ async fn await_response<F: std::future::Future>(
     let mut deadline = Instant::now() + timeout;
     loop {
         tokio::select! {
+            // In order: no random draw per poll, and the answer wins over a deadline it beat.
+            biased;
             output = &mut forwarded => return Some(output),
             () = tokio::time::sleep_until(deadline.into()) => {
                 let now = Instant::now();
@@ -302,50 +304,61 @@ fn is_normal(path: &str) -> bool {
 
 /// Removes what must not reach the upstream: hop-by-hop headers, the client's `Host`, headers
 /// with `_` in their names (unless allowed), and — by `identity` — the credential and every
-/// spelling of the headers keygate sets itself.
+/// spelling of the headers keygate sets itself. One pass over the names.
 fn clean_headers(
     headers: &mut HeaderMap,
     underscores_in_headers: bool,
     identity: &IdentityHeaders,
 ) {
-    strip_hop_by_hop(headers);
     headers.remove(HOST);
-    identity.strip_inbound(headers);
-    if !underscores_in_headers {
-        let unwanted: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().contains('_'))
-            .cloned()
-            .collect();
-        for name in unwanted {
-            headers.remove(name);
-        }
+    headers.remove(AUTHORIZATION);
+    let named_in_connection = connection_options(headers);
+    let unwanted: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            is_hop_by_hop(name)
+                || identity.is_reserved(name)
+                || (!underscores_in_headers && name.as_str().contains('_'))
+        })
+        .cloned()
+        .chain(named_in_connection)
+        .collect();
+    for name in unwanted {
+        headers.remove(name);
     }
 }
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: one pass over the names present is cheaper than parsing and
-    // looking up each name of the list.
-    let hop_by_hop =
-        |name: &HeaderName| auth_core::header::HOP_BY_HOP_HEADERS.contains(&name.as_str());
-    if !headers.keys().any(hop_by_hop) {
+    // Most messages carry none: one pass over the names present is cheaper than looking up
+    // each name of the list.
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
-    // Headers named in `Connection` are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
+    let named_in_connection = connection_options(headers);
+    let present: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_hop_by_hop(name))
+        .cloned()
+        .chain(named_in_connection)
+        .collect();
+    for name in present {
+        headers.remove(name);
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    auth_core::header::HOP_BY_HOP_HEADERS.contains(&name.as_str())
+}
+
+/// The header names a `Connection` header lists: hop-by-hop too (RFC 9110 §7.6.1).
+fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
-    }
-    let present: Vec<HeaderName> = headers.keys().filter(|n| hop_by_hop(n)).cloned().collect();
-    for name in present {
-        headers.remove(name);
-    }
+        .collect()
 }
 
 /// The upstream's response body is cut (which aborts the client's response) when the upstream

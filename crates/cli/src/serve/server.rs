@@ -257,9 +257,14 @@ async fn serve_connection(
         async move {
             let (mut parts, body) = request.into_parts();
             parts.extensions.insert(ConnectInfo(peer));
-            let status = crate::serve::proxy::ClientBodyStatus::default();
-            parts.extensions.insert(status.clone());
-            let body = Body::new(IdleBody::new(body, limits.client_io, status));
+            // A request without a body has no progress to watch.
+            let body = if http_body::Body::is_end_stream(&body) {
+                Body::new(body)
+            } else {
+                let status = crate::serve::proxy::ClientBodyStatus::default();
+                parts.extensions.insert(status.clone());
+                Body::new(IdleBody::new(body, limits.client_io, status))
+            };
             let response = app
                 .oneshot(Request::from_parts(parts, body))
                 .await
@@ -283,6 +288,8 @@ async fn serve_connection(
     loop {
         let deadline = clock.deadline(&limits);
         tokio::select! {
+            // In order: no random draw each time the connection is polled.
+            biased;
             result = connection.as_mut() => {
                 if let Err(error) = result {
                     tracing::debug!(%error, "connection ended with an error");
