@@ -398,7 +398,9 @@ struct BusyGuard(Arc<PhaseClock>);
 
 impl BusyGuard {
     fn begin(clock: Arc<PhaseClock>) -> Self {
-        clock.enter(BUSY);
+        // A busy connection's deadline runs from a blocked write, not from when it became
+        // busy: no clock read here.
+        clock.phase.store(BUSY, Ordering::Release);
         Self(clock)
     }
 }
