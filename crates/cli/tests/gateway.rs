@@ -472,3 +472,66 @@ async fn the_token_issuers_key_is_trusted_once() {
     assert_eq!(listed[0], "(none)", "the PEM key has no kid");
     assert_eq!(listed[1], body["token_issuer"]["kid"].as_str().unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metrics_count_every_decision_and_cache_lookup_of_the_gateway() {
+    let key = generate_moose().unwrap();
+    let token = key.bearer_token.expose_secret().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let admin = "admin-token-for-the-metrics-test";
+    let server = Server::start(
+        serve(dir.path())
+            .env("MOOSE_CONSUMPTION_API_KEY", &key.stored)
+            .env("MOOSE_ADMIN_TOKEN", admin),
+    );
+    // Five requests on one connection and three on others: the counters are kept per process,
+    // whichever worker serves a request.
+    let client = http();
+    for _ in 0..5 {
+        let status = client
+            .get(server.url("/api/items"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 200);
+    }
+    for _ in 0..3 {
+        assert_eq!(get_json(&server.url("/api/items"), &token).await.0, 200);
+    }
+    assert_eq!(
+        get_json(&server.url("/api/items"), "wrong.token").await.0,
+        401
+    );
+    let metrics = http()
+        .get(server.url("/admin/metrics"))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |series: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{series} in {metrics}"))
+    };
+    assert_eq!(
+        value(
+            r#"keygate_auth_decisions_total{class="consumption",method="api_key",outcome="allowed"}"#
+        ),
+        8
+    );
+    assert_eq!(
+        value(r#"keygate_auth_cache_lookups_total{step="api_key",result="hit"}"#),
+        7
+    );
+    assert_eq!(
+        value(r#"keygate_auth_cache_lookups_total{step="api_key",result="miss"}"#),
+        2,
+        "the key's first check and the wrong token's"
+    );
+}

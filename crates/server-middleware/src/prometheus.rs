@@ -9,12 +9,15 @@ pub use metrics_exporter_prometheus::PrometheusHandle;
 use metrics_exporter_prometheus::{BuildError, PrometheusBuilder};
 
 /// Installs the global Prometheus recorder (once per process) and describes keygate's metrics.
+/// From then on keygate's per-request counters are resolved in it once each and kept (a local
+/// recorder set later with `metrics::with_local_recorder` does not see them).
 ///
 /// # Errors
 /// [`BuildError`] when a global recorder is already installed.
 pub fn install_prometheus_recorder() -> Result<PrometheusHandle, BuildError> {
     let handle = PrometheusBuilder::new().install_recorder()?;
     crate::telemetry::describe_metrics();
+    crate::telemetry::keep_counters_resolved();
     Ok(handle)
 }
 

@@ -4,7 +4,8 @@
 //! Labels are enums, so a label value cannot be misspelt and the per-request counters are
 //! looked up by index in tables built once, without hashing or allocating.
 
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{LazyLock, OnceLock};
 use std::time::Duration;
 
 use auth_core::policy::{CredentialKind, RouteClass, Step};
@@ -207,9 +208,38 @@ static LOOKUP_KEYS: LazyLock<Vec<Key>> = LazyLock::new(|| {
     keys
 });
 
-fn increment(key: Option<&Key>) {
-    if let Some(key) = key {
-        metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA).increment(1));
+/// Set once the process's own recorder is installed ([`crate::install_prometheus_recorder`]):
+/// from then on each per-request counter is resolved in that recorder once and kept, instead of
+/// being looked up in its registry on every request. Until then (and in processes that only use
+/// local recorders, as tests do) every increment goes to whichever recorder is current.
+static KEEP_RESOLVED: AtomicBool = AtomicBool::new(false);
+
+#[cfg_attr(
+    not(feature = "prometheus"),
+    allow(dead_code, reason = "only the installed Prometheus recorder is kept")
+)]
+pub(crate) fn keep_counters_resolved() {
+    KEEP_RESOLVED.store(true, Ordering::Release);
+}
+
+/// One kept counter per key of a table.
+type Resolved = LazyLock<Vec<OnceLock<metrics::Counter>>>;
+
+static DECISION_COUNTERS: Resolved =
+    LazyLock::new(|| DECISION_KEYS.iter().map(|_| OnceLock::new()).collect());
+static LOOKUP_COUNTERS: Resolved =
+    LazyLock::new(|| LOOKUP_KEYS.iter().map(|_| OnceLock::new()).collect());
+
+fn increment(keys: &[Key], resolved: &Resolved, index: usize) {
+    let Some(key) = keys.get(index) else {
+        return;
+    };
+    let register = || metrics::with_recorder(|recorder| recorder.register_counter(key, &METADATA));
+    match resolved.get(index) {
+        Some(kept) if KEEP_RESOLVED.load(Ordering::Acquire) => {
+            kept.get_or_init(register).increment(1);
+        }
+        _ => register().increment(1),
     }
 }
 
@@ -218,13 +248,17 @@ pub(crate) fn decision(class: RouteClass, method: CredentialKind, outcome: Outco
     let class = ClassLabel::from(class).index();
     let index =
         (class * CredentialKind::ALL.len() + method.index()) * Outcome::ALL.len() + outcome.index();
-    increment(DECISION_KEYS.get(index));
+    increment(&DECISION_KEYS, &DECISION_COUNTERS, index);
 }
 
 /// Counts one verification-cache lookup.
 pub(crate) fn cache_lookup(step: Step, from_cache: bool) {
     let step = StepLabel::from(step).index();
-    increment(LOOKUP_KEYS.get(step * 2 + usize::from(!from_cache)));
+    increment(
+        &LOOKUP_KEYS,
+        &LOOKUP_COUNTERS,
+        step * 2 + usize::from(!from_cache),
+    );
 }
 
 pub(crate) fn kdf_ran(elapsed: Duration) {

@@ -70,6 +70,12 @@ impl UpstreamPool {
         }
     }
 
+    /// The `host:port` connections are opened to.
+    #[cfg(test)]
+    pub(crate) fn address(&self) -> &str {
+        &self.shared.address
+    }
+
     /// A pool for the same address with no connections of its own yet.
     pub(crate) fn with_own_connections(&self) -> Self {
         Self::new(self.shared.address.clone())

@@ -66,6 +66,13 @@ impl Upstream {
                 "--upstream {url:?} has no host"
             )));
         };
+        if authority.as_str().contains('@') {
+            // The URL is not repeated: it holds a password.
+            bail!(crate::exit::UsageError(
+                "--upstream must not carry credentials (user@host): keygate sends none upstream"
+                    .into()
+            ));
+        }
         if uri.query().is_some() {
             bail!(crate::exit::UsageError(format!(
                 "--upstream {url:?} must not have a query"
@@ -379,6 +386,31 @@ mod tests {
     use http::HeaderValue;
 
     use super::*;
+
+    #[test]
+    fn upstream_urls_are_checked_and_credentials_never_repeated() {
+        let limits = UpstreamLimits {
+            timeout: Duration::from_secs(1),
+            underscores_in_headers: false,
+        };
+        let upstream = Upstream::new("http://127.0.0.1:9000/svc", limits).unwrap();
+        let target = upstream.target(&Uri::from_static("/api/x?q=1")).unwrap();
+        assert_eq!(target.to_string(), "/svc/api/x?q=1");
+        assert_eq!(upstream.0.host, "127.0.0.1:9000");
+        let bare = Upstream::new("http://backend", limits).unwrap();
+        assert_eq!(bare.target(&Uri::from_static("/")).unwrap(), "/");
+        assert_eq!(bare.0.pool.address(), "backend:80");
+        let refused = Upstream::new("http://user:hunter2@backend", limits).unwrap_err();
+        assert!(!format!("{refused:#}").contains("hunter2"), "{refused:#}");
+        for bad in [
+            "https://backend",
+            "backend:80",
+            "http://backend/?q=1",
+            "http://b/a/../c",
+        ] {
+            assert!(Upstream::new(bad, limits).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn underscores_hop_by_hop_and_identity_headers_are_removed() {
