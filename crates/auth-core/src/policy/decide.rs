@@ -105,20 +105,12 @@ pub fn decide_now<'a, V: Verifier>(
     mechanisms: &Mechanisms,
     verifier: &V,
 ) -> Progress<'a, V::Unavailable> {
-    let (token, steps) = match plan(class, credentials, mechanisms) {
-        Plan::Allow(principal) => return Progress::Decided(Ok(principal)),
-        Plan::Deny(denial) => return Progress::Decided(Err(Refusal::Denied(denial))),
-        Plan::Verify { token, steps } => (token, steps),
-    };
-    let mut pending = Pending {
-        class,
-        token,
-        steps,
-        answered: 0,
-        failures: Failures::default(),
+    let mut pending = match Pending::planned(class, credentials, mechanisms) {
+        Ok(pending) => pending,
+        Err(decided) => return Progress::Decided(decided),
     };
     while let Some((&step, rest)) = pending.steps.split_first() {
-        let Some(outcome) = verifier.verify_now(step, class, token.as_str()) else {
+        let Some(outcome) = verifier.verify_now(step, class, pending.token.as_str()) else {
             return Progress::Pending(pending);
         };
         pending.steps = rest;
@@ -132,7 +124,26 @@ pub fn decide_now<'a, V: Verifier>(
     Progress::Decided(Err(pending.refused()))
 }
 
-impl Pending<'_> {
+impl<'a> Pending<'a> {
+    /// The plan's steps, none answered yet; or the decision, when the plan needs no step.
+    fn planned<E>(
+        class: RouteClass,
+        credentials: Result<Credentials<'a>, MalformedHeader>,
+        mechanisms: &Mechanisms,
+    ) -> Result<Self, Result<Principal, Refusal<E>>> {
+        match plan(class, credentials, mechanisms) {
+            Plan::Allow(principal) => Err(Ok(principal)),
+            Plan::Deny(denial) => Err(Err(Refusal::Denied(denial))),
+            Plan::Verify { token, steps } => Ok(Self {
+                class,
+                token,
+                steps,
+                answered: 0,
+                failures: Failures::default(),
+            }),
+        }
+    }
+
     /// Runs the remaining steps through [`Verifier::verify`].
     ///
     /// # Errors
@@ -182,18 +193,12 @@ pub async fn resume<V: Verifier>(
     mechanisms: &Mechanisms,
     verifier: &V,
 ) -> Result<Principal, Refusal<V::Unavailable>> {
-    let (token, steps) = match plan(resume.class, credentials, mechanisms) {
-        Plan::Allow(principal) => return Ok(principal),
-        Plan::Deny(denial) => return Err(Refusal::Denied(denial)),
-        Plan::Verify { token, steps } => (token, steps),
+    let mut pending = match Pending::planned(resume.class, credentials, mechanisms) {
+        Ok(pending) => pending,
+        Err(decided) => return decided,
     };
-    Pending {
-        class: resume.class,
-        token,
-        steps: steps.get(resume.answered..).unwrap_or_default(),
-        answered: resume.answered,
-        failures: resume.failures,
-    }
-    .finish(verifier)
-    .await
+    pending.steps = pending.steps.get(resume.answered..).unwrap_or_default();
+    pending.answered = resume.answered;
+    pending.failures = resume.failures;
+    pending.finish(verifier).await
 }
