@@ -53,6 +53,16 @@ fn gateway(dir: &Path, upstream: Option<&str>) -> Server {
     Server::start(&mut cmd)
 }
 
+/// The key `id` in the output of `keys list --json`.
+fn key_with_id<'a>(listed: &'a Value, id: &str) -> &'a Value {
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == id)
+        .unwrap_or_else(|| panic!("{id} in {listed}"))
+}
+
 async fn status(url: &str, token: Option<&str>) -> u16 {
     let mut request = reqwest::Client::new().get(url);
     if let Some(token) = token {
@@ -129,12 +139,7 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     let json: Value =
         serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
     assert_eq!(json.as_array().unwrap().len(), 2);
-    let reporting = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == id.as_str())
-        .unwrap();
+    let reporting = key_with_id(&json, &id);
     assert_eq!(reporting["meta"]["team"], "data");
 
     let server = gateway(dir.path(), Some(&upstream.url("")));
@@ -175,12 +180,7 @@ async fn cli_round_trip_shows_the_token_once_and_a_revocation_reaches_the_gatewa
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let json: Value =
         serde_json::from_str(&stdout(&keys(dir.path(), &["list", "--json"]))).unwrap();
-    let reporting = json
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["id"] == id.as_str())
-        .unwrap();
+    let reporting = key_with_id(&json, &id);
     assert!(reporting["lastUsedAt"].as_u64().is_some(), "{reporting}");
     assert_eq!(reporting["status"], "revoked");
 

@@ -12,7 +12,7 @@ use auth_cache::client::ClientId;
 use auth_cache::clock::{Clock, SystemClock};
 use auth_cache::pool::{KdfPool, PoolCounters, PoolSnapshot};
 use auth_cache::verify::{StatsSnapshot, VerificationCache, VerifyStats};
-use auth_core::header::parse_authorization_headers;
+use auth_core::header::{Credentials, MalformedHeader, parse_authorization_headers};
 use auth_core::policy::{
     CredentialKind, Denial, Principal, Progress, Resume, RouteClass, decide_now,
 };
@@ -357,10 +357,7 @@ impl AuthHandle {
         if class == RouteClass::Public {
             return Decision::Decided(Ok(Principal::Public));
         }
-        let credentials = parse_authorization_headers(
-            headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
-            active.state.max_authorization_bytes(),
-        );
+        let credentials = presented_credentials(&active, headers);
         let presented = CredentialKind::presented(class, &credentials);
         let span = telemetry::auth_span(class);
         let verifier = CachedVerifier::new(&active, client.map(ClientId::of));
@@ -429,6 +426,17 @@ impl AuthHandle {
     }
 }
 
+/// The `Authorization` headers of a request, parsed under the installed size cap.
+fn presented_credentials<'h>(
+    active: &Active,
+    headers: &'h HeaderMap,
+) -> Result<Credentials<'h>, MalformedHeader> {
+    parse_authorization_headers(
+        headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
+        active.state.max_authorization_bytes(),
+    )
+}
+
 /// What a request is judged by: a class (a [`AuthHandle::require`] layer) or its path.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Route<'a> {
@@ -464,10 +472,7 @@ impl PendingDecision {
             span,
             resume,
         } = self;
-        let credentials = parse_authorization_headers(
-            headers.get_all(AUTHORIZATION).iter().map(|v| v.as_bytes()),
-            active.state.max_authorization_bytes(),
-        );
+        let credentials = presented_credentials(&active, headers);
         let verifier = CachedVerifier::new(&active, client.map(ClientId::of));
         let mechanisms = active.state.effective_mechanisms();
         let decided = auth_core::policy::resume(resume, credentials, &mechanisms, &verifier)

@@ -147,16 +147,11 @@ impl<'a> CachedVerifier<'a> {
         class: RouteClass,
         token: &str,
     ) -> Result<Outcome, Unavailable> {
-        use auth_core::apikey::{ApiKeyError, ManagedToken};
-        use key_store::KeyClass;
+        use auth_core::apikey::ApiKeyError;
 
-        let refused = |error| Ok(Err(InvalidReason::ApiKey(error)));
-        if let Some(known) = self.managed_now(managed, class, token) {
-            return known;
-        }
-        let (Some(key_class), Ok(parsed)) = (KeyClass::of_route(class), ManagedToken::parse(token))
-        else {
-            return refused(ApiKeyError::NoMatch);
+        let (key_class, parsed) = match self.managed_now(managed, class, token) {
+            ManagedNow::Decided(decided) => return decided,
+            ManagedNow::FromStore(key_class, parsed) => (key_class, parsed),
         };
         // Memory knows nothing of this id: the store is asked, charged like a failed check.
         let budgets = &self.active.budgets;
@@ -172,7 +167,7 @@ impl<'a> CachedVerifier<'a> {
         charge.settle(u32::from(matches!(loaded, Ok(None))));
         let key = match loaded {
             Ok(Some(key)) => key,
-            Ok(None) => return refused(ApiKeyError::NoMatch),
+            Ok(None) => return Ok(Err(InvalidReason::ApiKey(ApiKeyError::NoMatch))),
             Err(error) => {
                 tracing::warn!(%error, "the key store cannot be reached; refusing an uncached managed key with 503");
                 return Err(Unavailable::Store);
@@ -181,18 +176,17 @@ impl<'a> CachedVerifier<'a> {
         judged(managed.judge(&key, &parsed, key_class), class)
     }
 
-    /// A managed key judged without the store: its shape, then what memory knows of its id;
-    /// `None` when only the store can tell.
+    /// A managed key judged without the store: its shape, then what memory knows of its id.
     fn managed_now(
         &self,
         managed: &key_store::ManagedKeys,
         class: RouteClass,
         token: &str,
-    ) -> Option<Result<Outcome, Unavailable>> {
+    ) -> ManagedNow {
         use auth_core::apikey::{ApiKeyError, ManagedToken};
         use key_store::{Cached, KeyClass};
 
-        let refused = |error| Some(Ok(Err(InvalidReason::ApiKey(error))));
+        let refused = |error| ManagedNow::Decided(Ok(Err(InvalidReason::ApiKey(error))));
         let Some(key_class) = KeyClass::of_route(class) else {
             return refused(ApiKeyError::NoMatch);
         };
@@ -201,9 +195,11 @@ impl<'a> CachedVerifier<'a> {
             Err(error) => return refused(error),
         };
         match managed.cached(parsed.id()) {
-            Cached::Known(key) => Some(judged(managed.judge(&key, &parsed, key_class), class)),
+            Cached::Known(key) => {
+                ManagedNow::Decided(judged(managed.judge(&key, &parsed, key_class), class))
+            }
             Cached::Unknown => refused(ApiKeyError::NoMatch),
-            Cached::Miss => None,
+            Cached::Miss => ManagedNow::FromStore(key_class, parsed),
         }
     }
 
@@ -216,6 +212,13 @@ impl<'a> CachedVerifier<'a> {
         }
         checked.outcome
     }
+}
+
+/// What memory alone says of a managed key.
+enum ManagedNow {
+    Decided(Result<Outcome, Unavailable>),
+    /// Only the store knows this id: the token's parts, for the lookup.
+    FromStore(key_store::KeyClass, auth_core::apikey::ManagedToken),
 }
 
 /// A managed key's judgement as a step outcome.
@@ -249,7 +252,10 @@ impl Verifier for CachedVerifier<'_> {
             && step != Step::Jwt
             && auth_core::apikey::is_managed(token)
         {
-            return self.managed_now(managed, class, token);
+            return match self.managed_now(managed, class, token) {
+                ManagedNow::Decided(decided) => Some(decided),
+                ManagedNow::FromStore(..) => None,
+            };
         }
         let lookup = Lookup::new(active.generation, step, class, token);
         let verified = match step {

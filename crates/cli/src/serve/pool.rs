@@ -119,7 +119,7 @@ impl UpstreamPool {
     }
 
     fn take_idle(&self) -> Option<SendRequest<Body>> {
-        let mut idle = self.lock();
+        let mut idle = self.shared.lock();
         while let Some(entry) = idle.pop() {
             if !entry.sender.is_closed() && entry.since.elapsed() < IDLE_TIMEOUT {
                 return Some(entry.sender);
@@ -162,13 +162,6 @@ impl UpstreamPool {
         Response::from_parts(parts, body)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
-        self.shared
-            .idle
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// Starts, once per pool, the task that closes idle connections past [`IDLE_TIMEOUT`] (it
     /// runs on the worker that first connected, and ends with the pool).
     fn start_sweeping(&self) {
@@ -185,24 +178,24 @@ impl UpstreamPool {
                 let Some(shared) = pool.upgrade() else {
                     return;
                 };
-                shared
-                    .idle
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .retain(|entry| {
-                        entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed()
-                    });
+                shared.lock().retain(|entry| {
+                    entry.since.elapsed() < IDLE_TIMEOUT && !entry.sender.is_closed()
+                });
             }
         });
     }
 }
 
 impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn put_back(&self, sender: SendRequest<Body>) {
         if sender.is_closed() {
             return;
         }
-        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut idle = self.lock();
         if idle.len() >= MAX_IDLE {
             // The coldest connection makes room.
             idle.remove(0);
