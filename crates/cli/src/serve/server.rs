@@ -353,6 +353,12 @@ impl PhaseClock {
         self.phase.store(phase, Ordering::Release);
     }
 
+    /// A request is being served. A busy connection's deadline runs from a blocked write, not
+    /// from when it became busy: no clock read here.
+    fn enter_busy(&self) {
+        self.phase.store(BUSY, Ordering::Release);
+    }
+
     /// Bytes arrived: an idle connection has started its next request head.
     fn on_read(&self) {
         if self.phase.load(Ordering::Acquire) == IDLE {
@@ -398,9 +404,7 @@ struct BusyGuard(Arc<PhaseClock>);
 
 impl BusyGuard {
     fn begin(clock: Arc<PhaseClock>) -> Self {
-        // A busy connection's deadline runs from a blocked write, not from when it became
-        // busy: no clock read here.
-        clock.phase.store(BUSY, Ordering::Release);
+        clock.enter_busy();
         Self(clock)
     }
 }
