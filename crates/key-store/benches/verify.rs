@@ -47,7 +47,7 @@ fn bench(c: &mut Criterion) {
             foreign.token.expose_secret().to_owned(),
         )
     });
-    let id = key_store::KeyRecord::id_of_token(&token).unwrap();
+    let id = auth_core::apikey::ManagedToken::parse(&token).unwrap().id();
     let mut group = c.benchmark_group("managed_key_verify");
     group.bench_function("cached", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -56,14 +56,6 @@ impl KeyStatus {
 }
 
 impl KeyRecord {
-    /// The id a managed token names, if it is one (shape and checksum checked; no lookup).
-    #[must_use]
-    pub fn id_of_token(token: &str) -> Option<ManagedKeyId> {
-        auth_core::apikey::ManagedToken::parse(token)
-            .ok()
-            .map(|t| t.id())
-    }
-
     /// The key's status at `now` (Unix seconds): revoked wins over expired.
     #[must_use]
     pub fn status(&self, now: u64) -> KeyStatus {
