@@ -83,17 +83,13 @@ async fn verify(State(handle): State<AuthHandle>, request: Request) -> Response 
     let client = state.trusted_proxies().client(peer, headers);
     match handle.authorize_class(class, headers, Some(client)).await {
         Ok(principal) => {
-            let identity = state
-                .identity_headers()
-                .for_principal(&principal, headers.get(AUTHORIZATION));
-            match identity {
-                Ok(identity) => {
-                    let mut response = Response::new(axum::body::Body::empty());
-                    for (name, value) in identity {
-                        response.headers_mut().insert(name, value);
-                    }
-                    response
-                }
+            let mut response = Response::new(axum::body::Body::empty());
+            match state.identity_headers().insert_for(
+                &principal,
+                headers.get(AUTHORIZATION),
+                response.headers_mut(),
+            ) {
+                Ok(()) => response,
                 Err(denial) => denial_response(&denial),
             }
         }

@@ -57,26 +57,32 @@ impl IdentityHeaders {
                 .any(|(_, mapped)| equal_folded(name.as_str(), mapped.as_str()))
     }
 
-    /// The headers that tell the upstream who `principal` is: always subject and method (also
-    /// for public routes, so a proxy that copies them never copies a placeholder), the mapped
-    /// claims of a JWT (empty when a claim is absent, for the same reason), and the JWT itself
-    /// when forwarding is on. `authorization` is the request's own header value.
+    /// Sets in `headers` what tells the upstream who `principal` is: always subject and method
+    /// (also for public routes, so a proxy that copies them never copies a placeholder), the
+    /// mapped claims of a JWT (empty when a claim is absent, for the same reason), and the JWT
+    /// itself when forwarding is on. `authorization` is the request's own header value.
+    ///
+    /// Written straight into the message that carries them (no list in between: the proxy does
+    /// this for every request).
     ///
     /// # Errors
     /// A 401 [`Denial`] when the subject or a claim cannot be a header value faithfully
-    /// (control characters, white space at either end): refused, never silently left out.
-    pub fn for_principal(
+    /// (control characters, white space at either end): refused, never silently left out. Some
+    /// headers may have been set by then; the caller answers the denial instead of `headers`.
+    pub fn insert_for(
         &self,
         principal: &Principal,
         authorization: Option<&HeaderValue>,
-    ) -> Result<Vec<(HeaderName, HeaderValue)>, Denial> {
+        headers: &mut HeaderMap,
+    ) -> Result<(), Denial> {
         let refused = Denial::InvalidToken(InvalidReason::SubjectNotForwardable);
-        let mut headers = Vec::with_capacity(2 + self.claim_headers.len());
-        let subject = faithful(&principal.subject()).ok_or(refused)?;
-        headers.push((SUBJECT_HEADER, subject));
-        headers.push((METHOD_HEADER, HeaderValue::from_static(principal.method())));
+        headers.insert(
+            SUBJECT_HEADER,
+            faithful_owned(principal.subject()).ok_or(refused)?,
+        );
+        headers.insert(METHOD_HEADER, HeaderValue::from_static(principal.method()));
         if let Principal::ManagedKey { name, .. } = principal {
-            headers.push((KEY_NAME_HEADER, faithful(name).ok_or(refused)?));
+            headers.insert(KEY_NAME_HEADER, faithful(name).ok_or(refused)?);
         }
         let claims = match principal {
             Principal::Jwt(claims) => Some(claims),
@@ -86,25 +92,37 @@ impl IdentityHeaders {
             let value = match claims.and_then(|c| c.json.get(claim)) {
                 None | Some(serde_json::Value::Null) => HeaderValue::from_static(""),
                 Some(serde_json::Value::String(text)) => faithful(text).ok_or(refused)?,
-                Some(other) => faithful(&other.to_string()).ok_or(refused)?,
+                Some(other) => faithful_owned(other.to_string()).ok_or(refused)?,
             };
-            headers.push((header.clone(), value));
+            headers.insert(header.clone(), value);
         }
         if self.forward_jwt
             && claims.is_some()
             && let Some(authorization) = authorization
         {
-            headers.push((AUTHORIZATION, authorization.clone()));
+            headers.insert(AUTHORIZATION, authorization.clone());
         }
-        Ok(headers)
+        Ok(())
     }
 }
 
 /// `text` as a header value, when a header can carry it unchanged: no control characters and
 /// no white space at either end (which parsers trim).
 fn faithful(text: &str) -> Option<HeaderValue> {
-    let faithful = !text.bytes().any(|b| b.is_ascii_control()) && text.trim() == text;
-    faithful.then(|| HeaderValue::from_str(text).ok()).flatten()
+    is_faithful(text)
+        .then(|| HeaderValue::from_str(text).ok())
+        .flatten()
+}
+
+/// [`faithful`] for a string made for the header: its buffer becomes the value's, uncopied.
+fn faithful_owned(text: String) -> Option<HeaderValue> {
+    is_faithful(&text)
+        .then(|| HeaderValue::from_maybe_shared(bytes::Bytes::from(text)).ok())
+        .flatten()
+}
+
+fn is_faithful(text: &str) -> bool {
+    !text.bytes().any(|b| b.is_ascii_control()) && text.trim() == text
 }
 
 /// Whether lower-case `name` starts with `prefix`, reading `_` in `name` as `-`.
@@ -157,6 +175,15 @@ mod tests {
         }
     }
 
+    fn identity_of(
+        principal: &Principal,
+        authorization: Option<&HeaderValue>,
+    ) -> Result<HeaderMap, Denial> {
+        let mut headers = HeaderMap::new();
+        mapping().insert_for(principal, authorization, &mut headers)?;
+        Ok(headers)
+    }
+
     #[test]
     fn identity_headers_are_removed_in_every_spelling() {
         let mut headers = HeaderMap::new();
@@ -187,7 +214,7 @@ mod tests {
             "alice",
             serde_json::json!({ "email": "a@example.com", "groups": ["x", "y"] }),
         );
-        let headers = mapping().for_principal(&principal, Some(&bearer)).unwrap();
+        let headers = identity_of(&principal, Some(&bearer)).unwrap();
         let shown: Vec<(&str, &str)> = headers
             .iter()
             .map(|(n, v)| (n.as_str(), v.to_str().unwrap()))
@@ -206,28 +233,20 @@ mod tests {
             class: auth_core::policy::RouteClass::Consumption,
             key_id: auth_core::apikey::KeyId::of_stored("s"),
         };
-        let headers = mapping().for_principal(&api_key, Some(&bearer)).unwrap();
+        let headers = identity_of(&api_key, Some(&bearer)).unwrap();
         assert_eq!(headers.len(), 4, "no JWT to forward: {headers:?}");
-        assert!(headers.iter().all(|(n, _)| n != AUTHORIZATION));
-        assert_eq!(headers[2].1, "");
+        assert!(!headers.contains_key(AUTHORIZATION));
+        assert_eq!(headers["x-user-email"], "");
     }
 
     #[test]
     fn values_a_header_cannot_carry_are_refused() {
-        assert!(
-            mapping()
-                .for_principal(&jwt("a\r\nb", serde_json::json!({})), None)
-                .is_err()
-        );
-        assert!(
-            mapping()
-                .for_principal(&jwt(" admin", serde_json::json!({})), None)
-                .is_err()
-        );
+        assert!(identity_of(&jwt("a\r\nb", serde_json::json!({})), None).is_err());
+        assert!(identity_of(&jwt(" admin", serde_json::json!({})), None).is_err());
         let hostile = jwt("alice", serde_json::json!({ "email": "a@b\nX-Admin: 1" }));
-        assert!(mapping().for_principal(&hostile, None).is_err());
+        assert!(identity_of(&hostile, None).is_err());
         let fine = jwt("josé", serde_json::json!({}));
-        let headers = mapping().for_principal(&fine, None).unwrap();
-        assert_eq!(headers[0].1.as_bytes(), "josé".as_bytes());
+        let headers = identity_of(&fine, None).unwrap();
+        assert_eq!(headers[SUBJECT_HEADER].as_bytes(), "josé".as_bytes());
     }
 }

@@ -74,6 +74,12 @@ impl KeyId {
         id.copy_from_slice(digest.get(..4).unwrap_or(&[0; 4]));
         Self(id)
     }
+
+    /// The raw bytes.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 4] {
+        &self.0
+    }
 }
 
 impl fmt::Display for KeyId {

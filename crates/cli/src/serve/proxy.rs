@@ -227,50 +227,44 @@ async fn await_response<F: std::future::Future>(
     }
 }
 
-/// The fallback handler: every request that reached it passed the auth layer.
-pub(crate) async fn forward(upstream: Upstream, handle: AuthHandle, request: Request) -> Response {
-    let principal = request.extensions().get::<Principal>().cloned();
+/// The fallback service: every request that reached it passed the auth layer.
+pub(crate) async fn forward(
+    upstream: Upstream,
+    handle: AuthHandle,
+    mut request: Request,
+) -> Response {
+    // The request is changed where it is: it is large, and every move copies it.
+    let principal = request.extensions_mut().remove::<Principal>();
     let body_status = request.extensions().get::<ClientBodyStatus>().cloned();
-    let (mut parts, body) = request.into_parts();
-    if !is_normal(parts.uri.path()) {
+    if !is_normal(request.uri().path()) {
         // The gateway normalises every path before routing; never forward another spelling.
         return server_middleware::invalid_path_response(auth_core::path::PathError::NotAPath);
     }
-    let Some(target) = upstream.target(&parts.uri) else {
+    let Some(target) = upstream.target(request.uri()) else {
         return error_response(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the request path cannot be forwarded",
         );
     };
-    parts.uri = target;
+    *request.uri_mut() = target;
     let state = handle.state();
     let identity = state.identity_headers();
-    let authorization = parts.headers.get(AUTHORIZATION).cloned();
-    clean_headers(
-        &mut parts.headers,
-        upstream.0.limits.underscores_in_headers,
-        identity,
-    );
-    if let Some(principal) = principal {
-        match identity.for_principal(&principal, authorization.as_ref()) {
-            Ok(headers) => {
-                for (name, value) in headers {
-                    parts.headers.insert(name, value);
-                }
-            }
-            Err(denial) => return denial_response(&denial),
-        }
+    let headers = request.headers_mut();
+    let authorization = headers.get(AUTHORIZATION).cloned();
+    clean_headers(headers, upstream.0.limits.underscores_in_headers, identity);
+    if let Some(principal) = principal
+        && let Err(denial) = identity.insert_for(&principal, authorization.as_ref(), headers)
+    {
+        return denial_response(&denial);
     }
-    parts.headers.insert(HOST, upstream.0.host.clone());
+    headers.insert(HOST, upstream.0.host.clone());
     let timeout = upstream.0.limits.timeout;
-    let forwarded = upstream.0.pool.send(http::Request::from_parts(parts, body));
+    let forwarded = upstream.0.pool.send(request);
     match await_response(forwarded, timeout, body_status.as_ref()).await {
-        Some(Ok(response)) => {
-            let (mut parts, body) = response.into_parts();
-            strip_hop_by_hop(&mut parts.headers);
-            let body = IdleBody::new(body, timeout, UpstreamPause(timeout));
-            Response::from_parts(parts, Body::new(body))
+        Some(Ok(mut response)) => {
+            strip_hop_by_hop(response.headers_mut());
+            response.map(|body| Body::new(IdleBody::new(body, timeout, UpstreamPause(timeout))))
         }
         Some(Err(error)) => match body_status.and_then(|status| status.failure()) {
             Some(ClientBodyFailure::Malformed) => error_response(
@@ -357,15 +351,18 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     auth_core::header::HOP_BY_HOP_HEADERS.contains(&name.as_str())
 }
 
-/// The header names a `Connection` header lists: hop-by-hop too (RFC 9110 §7.6.1).
-fn connection_options(headers: &HeaderMap) -> Vec<HeaderName> {
+/// The headers present that a `Connection` header lists: hop-by-hop too (RFC 9110 §7.6.1).
+/// An option names no header present in most messages (`keep-alive`, `close`): looking it up
+/// by its text costs no allocation, and a long list costs one lookup per option.
+fn connection_options(headers: &HeaderMap) -> impl Iterator<Item = HeaderName> + '_ {
     headers
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect()
+        .map(str::trim)
+        .filter(|option| !option.is_empty() && headers.contains_key(*option))
+        .filter_map(|option| HeaderName::from_bytes(option.as_bytes()).ok())
 }
 
 /// The upstream's response body is cut (which aborts the client's response) when the upstream
