@@ -170,7 +170,12 @@ pub(crate) fn router(
     let app = match upstream {
         Some(upstream) => {
             let handle = handle.clone();
-            app.fallback(move |request| proxy::forward(upstream.clone(), handle.clone(), request))
+            // A service, not a handler: axum calls a fallback service directly, where a handler
+            // fallback is wrapped in a method router and cloned into a route for every request.
+            app.fallback_service(tower::service_fn(move |request| {
+                let forwarded = proxy::forward(upstream.clone(), handle.clone(), request);
+                async move { Ok::<_, std::convert::Infallible>(forwarded.await) }
+            }))
         }
         None => app.fallback(echo::echo),
     };
