@@ -134,7 +134,12 @@ impl UpstreamPool {
             .await
             .map_err(|_| UpstreamError::Connect)?;
         let _ = stream.set_nodelay(true);
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        // One buffer per message, not a queue of buffers for `writev`: proxied heads and bodies
+        // are mostly small, and copying them costs less than keeping the queue (see
+        // docs/benchmarks.md).
+        let (sender, connection) = http1::Builder::new()
+            .writev(false)
+            .handshake(TokioIo::new(stream))
             .await
             .map_err(|_| UpstreamError::Connect)?;
         // The connection's task ends when the upstream closes it or its sender is dropped.

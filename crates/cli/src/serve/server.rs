@@ -279,6 +279,8 @@ async fn serve_connection(
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .keep_alive(true)
+        // As for upstream connections (`pool.rs`): one buffer per response, no `writev` queue.
+        .writev(false)
         .serve_connection(io, service);
     tokio::pin!(connection);
     let mut shutting_down = *draining.borrow();
