@@ -173,8 +173,7 @@ pub(crate) fn router(
             // A service, not a handler: axum calls a fallback service directly, where a handler
             // fallback is wrapped in a method router and cloned into a route for every request.
             app.fallback_service(tower::service_fn(move |request| {
-                let forwarded = proxy::forward(upstream.clone(), handle.clone(), request);
-                async move { Ok::<_, std::convert::Infallible>(forwarded.await) }
+                proxy::forward(upstream.clone(), handle.clone(), request)
             }))
         }
         None => app.fallback(echo::echo),

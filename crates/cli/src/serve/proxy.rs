@@ -4,6 +4,7 @@
 //! [`CanonicalRequestLayer`](server_middleware::CanonicalRequestLayer) put it in normal form),
 //! below the upstream's base path; identity headers are only ever keygate's own.
 
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -228,24 +229,81 @@ async fn await_response<F: std::future::Future>(
 }
 
 /// The fallback service: every request that reached it passed the auth layer.
+///
+/// Its future is moved a few times before it first runs (into axum's route future, then onto
+/// the heap), so what waits for the upstream is boxed and the future itself stays small.
 pub(crate) async fn forward(
     upstream: Upstream,
     handle: AuthHandle,
-    mut request: Request,
-) -> Response {
-    // The request is changed where it is: it is large, and every move copies it.
+    request: Request,
+) -> Result<Response, Infallible> {
+    let (request, body_status) = match prepare(&upstream, &handle, request) {
+        Prepared::Forward(request, body_status) => (request, body_status),
+        Prepared::Refused(refused) => return Ok(refused),
+    };
+    let timeout = upstream.0.limits.timeout;
+    let forwarded = Box::pin(upstream.0.pool.send(request));
+    Ok(
+        match await_response(forwarded, timeout, body_status.as_ref()).await {
+            Some(Ok(mut response)) => {
+                strip_hop_by_hop(response.headers_mut());
+                response.map(|body| Body::new(IdleBody::new(body, timeout, UpstreamPause(timeout))))
+            }
+            Some(Err(error)) => match body_status.and_then(|status| status.failure()) {
+                Some(ClientBodyFailure::Malformed) => error_response(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request",
+                    "the request body is malformed",
+                ),
+                Some(ClientBodyFailure::TimedOut) => error_response(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "request_timeout",
+                    "the request body did not arrive in time",
+                ),
+                None => error_response(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_gateway",
+                    match error {
+                        UpstreamError::Connect => "the upstream service is unreachable",
+                        UpstreamError::Exchange => {
+                            "the upstream service failed to send a valid response"
+                        }
+                    },
+                ),
+            },
+            None => error_response(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "the upstream service did not answer in time",
+            ),
+        },
+    )
+}
+
+/// What [`prepare`] makes of a request.
+enum Prepared {
+    /// The request as the upstream receives it, with the client body's status.
+    Forward(Request, Option<ClientBodyStatus>),
+    /// The answer that refuses it.
+    Refused(Response),
+}
+
+/// Readies a request for the upstream, in place: a request is large, and every move copies it.
+fn prepare(upstream: &Upstream, handle: &AuthHandle, mut request: Request) -> Prepared {
     let principal = request.extensions_mut().remove::<Principal>();
     let body_status = request.extensions().get::<ClientBodyStatus>().cloned();
     if !is_normal(request.uri().path()) {
         // The gateway normalises every path before routing; never forward another spelling.
-        return server_middleware::invalid_path_response(auth_core::path::PathError::NotAPath);
+        return Prepared::Refused(server_middleware::invalid_path_response(
+            auth_core::path::PathError::NotAPath,
+        ));
     }
     let Some(target) = upstream.target(request.uri()) else {
-        return error_response(
+        return Prepared::Refused(error_response(
             StatusCode::BAD_REQUEST,
             "invalid_request",
             "the request path cannot be forwarded",
-        );
+        ));
     };
     *request.uri_mut() = target;
     let state = handle.state();
@@ -256,44 +314,10 @@ pub(crate) async fn forward(
     if let Some(principal) = principal
         && let Err(denial) = identity.insert_for(&principal, authorization.as_ref(), headers)
     {
-        return denial_response(&denial);
+        return Prepared::Refused(denial_response(&denial));
     }
     headers.insert(HOST, upstream.0.host.clone());
-    let timeout = upstream.0.limits.timeout;
-    let forwarded = upstream.0.pool.send(request);
-    match await_response(forwarded, timeout, body_status.as_ref()).await {
-        Some(Ok(mut response)) => {
-            strip_hop_by_hop(response.headers_mut());
-            response.map(|body| Body::new(IdleBody::new(body, timeout, UpstreamPause(timeout))))
-        }
-        Some(Err(error)) => match body_status.and_then(|status| status.failure()) {
-            Some(ClientBodyFailure::Malformed) => error_response(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "the request body is malformed",
-            ),
-            Some(ClientBodyFailure::TimedOut) => error_response(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                "the request body did not arrive in time",
-            ),
-            None => error_response(
-                StatusCode::BAD_GATEWAY,
-                "bad_gateway",
-                match error {
-                    UpstreamError::Connect => "the upstream service is unreachable",
-                    UpstreamError::Exchange => {
-                        "the upstream service failed to send a valid response"
-                    }
-                },
-            ),
-        },
-        None => error_response(
-            StatusCode::GATEWAY_TIMEOUT,
-            "gateway_timeout",
-            "the upstream service did not answer in time",
-        ),
-    }
+    Prepared::Forward(request, body_status)
 }
 
 fn is_normal(path: &str) -> bool {
