@@ -447,6 +447,17 @@ fn keep_alive_gets(
     count: usize,
     pause: Duration,
 ) -> Vec<u16> {
+    keep_alive_gets_as("HTTP/1.1", addr, headers, count, pause)
+}
+
+/// [`keep_alive_gets`] with the request line's `version`.
+fn keep_alive_gets_as(
+    version: &str,
+    addr: std::net::SocketAddr,
+    headers: &str,
+    count: usize,
+    pause: Duration,
+) -> Vec<u16> {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -456,7 +467,7 @@ fn keep_alive_gets(
             std::thread::sleep(pause);
             stream
                 .write_all(
-                    format!("GET /api/x HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n").as_bytes(),
+                    format!("GET /api/x {version}\r\nHost: x\r\n{headers}\r\n\r\n").as_bytes(),
                 )
                 .unwrap();
             read_response(&mut stream).map_or(0, |response| response.status)
@@ -498,6 +509,38 @@ fn upstream_connections_are_reused_and_one_the_upstream_closed_is_replaced() {
         "a closed upstream connection is never used again"
     );
     assert_eq!(closing.upstream.connections(), 5);
+}
+
+#[test]
+fn an_http_1_0_client_is_forwarded_in_the_gateways_own_version_on_one_upstream_connection() {
+    let gateway = Gateway::start("", Behaviour::Answer, "");
+    let bearer = Gateway::bearer(&gateway.consumption);
+    let statuses = keep_alive_gets_as(
+        "HTTP/1.0",
+        gateway.server.addr(),
+        &format!("{bearer}\r\nConnection: keep-alive"),
+        5,
+        Duration::ZERO,
+    );
+    assert_eq!(
+        statuses, [200; 5],
+        "a kept-alive HTTP/1.0 connection serves them all"
+    );
+    let received = gateway.upstream.received();
+    assert_eq!(received.len(), 5);
+    for request in &received {
+        assert_eq!(request.line, "GET /api/x HTTP/1.1", "RFC 9110 §2.5");
+        assert!(
+            request.header("connection").is_empty(),
+            "{:?}",
+            request.headers
+        );
+    }
+    assert_eq!(
+        gateway.upstream.connections(),
+        1,
+        "an HTTP/1.0 client's requests share one upstream connection"
+    );
 }
 
 #[cfg(unix)]

@@ -317,6 +317,9 @@ fn prepare(upstream: &Upstream, handle: &AuthHandle, mut request: Request) -> Pr
         return Prepared::Refused(denial_response(&denial));
     }
     headers.insert(HOST, upstream.0.host.clone());
+    // A proxy sends its own HTTP version (RFC 9110 §2.5): an HTTP/1.0 client's request goes
+    // upstream as HTTP/1.1, so it keeps its pooled connection instead of closing it.
+    *request.version_mut() = http::Version::HTTP_11;
     Prepared::Forward(request, body_status)
 }
 
