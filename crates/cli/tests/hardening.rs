@@ -179,6 +179,31 @@ fn the_normal_form_is_forwarded_and_the_query_is_left_alone() {
 }
 
 #[test]
+fn keygates_own_routes_are_matched_in_the_normal_form_never_forwarded_in_another() {
+    let gateway = Gateway::start("", Behaviour::Answer, "");
+    for sent in [
+        "/health",
+        "/%68ealth",
+        "/x/../health",
+        "//health",
+        "/./health",
+    ] {
+        let response = get(gateway.server.addr(), sent, &[]);
+        assert_eq!(response.status, 200, "{sent}");
+        assert!(
+            response.body.contains("\"status\""),
+            "{sent} is answered by keygate's /health: {}",
+            response.body
+        );
+    }
+    assert!(
+        gateway.upstream.received().is_empty(),
+        "{:?}",
+        gateway.upstream.received()
+    );
+}
+
+#[test]
 fn the_base_path_cannot_be_escaped() {
     let gateway = Gateway::start("", Behaviour::Answer, "/svc");
     for escape in [

@@ -7,6 +7,10 @@
 //! normalised safely is answered here with 400 `invalid_request`, and `CONNECT` and `TRACE`
 //! with 405: neither has a place in front of an API (`CONNECT` would open a tunnel to the
 //! upstream, `TRACE` would echo the identity headers back to the client).
+//!
+//! Wrap the router with it (`CanonicalRequestLayer::new().layer(router)`) rather than adding it
+//! with `Router::layer`: axum runs `Router::layer` middleware after routing, so the router
+//! would match the path as sent.
 
 use std::task::{Context, Poll};
 

@@ -20,10 +20,12 @@ use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, CanonicalRequestLayer, CorsLayer, CorsSettings, PrometheusHandle, ReloadError,
-    admin_router, forward_auth_router, install_prometheus_recorder, metrics_router,
-    token_issuer_router,
+    AuthHandle, CanonicalRequest, CanonicalRequestLayer, Cors, CorsLayer, CorsSettings,
+    PrometheusHandle, ReloadError, admin_router, forward_auth_router, install_prometheus_recorder,
+    metrics_router, token_issuer_router,
 };
+use tower::Layer;
+use tower::util::Either;
 
 use crate::cli::ServeArgs;
 use crate::exit::{Outcome, usage};
@@ -122,8 +124,6 @@ fn cli_admin_token(token: Option<&str>) -> Result<Option<SecretString>> {
     }
 }
 
-/// The gateway's routes, all behind the auth layer (which lets public paths through), and in
-/// front of everything the canonical-request layer, so routing, policy and proxy see one path.
 /// What the gateway serves besides the policy (`[server]`; read at start).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Surface {
@@ -156,7 +156,7 @@ pub(crate) fn router(
     upstream: Option<proxy::Upstream>,
     surface: &Surface,
     metrics: Option<PrometheusHandle>,
-) -> Router {
+) -> App {
     let mut app = Router::new()
         .route(
             "/health",
@@ -184,12 +184,24 @@ pub(crate) fn router(
         // about its own.
         app = app.merge(forward_auth_router(handle.clone()));
     }
-    let app = app.layer(CanonicalRequestLayer::new());
-    // Outermost, so that every answer to an allowed origin — a 400 for a bad path too — can be
-    // read by the page, and preflights never meet the policy.
-    match &surface.cors {
-        Some(cors) => app.layer(CorsLayer::new(cors)),
-        None => app,
+    wrap(app, surface.cors.as_ref())
+}
+
+/// The gateway as a service: [`router`]'s routes, all behind the auth layer (which lets public
+/// paths through), with the canonical-request layer and, when configured, CORS in front of the
+/// router.
+pub(crate) type App = Either<Cors<CanonicalRequest<Router>>, CanonicalRequest<Router>>;
+
+/// Puts the canonical-request layer, and CORS when `cors` is set, in front of `router`. In
+/// front of the router, not on it: axum runs `Router::layer` middleware after routing, so the
+/// router would match the path as sent (`/%68ealth`, `/x/../health`) and hand keygate's own
+/// routes to the upstream. CORS is outermost, so that every answer to an allowed origin — a
+/// 400 for a bad path too — can be read by the page, and preflights never meet the policy.
+pub(crate) fn wrap(router: Router, cors: Option<&CorsSettings>) -> App {
+    let canonical = CanonicalRequestLayer::new().layer(router);
+    match cors {
+        Some(cors) => Either::Left(CorsLayer::new(cors).layer(canonical)),
+        None => Either::Right(canonical),
     }
 }
 

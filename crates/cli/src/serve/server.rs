@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
@@ -30,6 +29,7 @@ use http::Request;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 
+use crate::serve::App;
 use crate::serve::idle::IdleBody;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -73,7 +73,7 @@ pub(crate) struct Workers {
 struct Worker {
     runtime: tokio::runtime::Handle,
     /// This worker's copy of the application, with its own upstream connection pool.
-    app: Router,
+    app: App,
     stop: tokio::sync::oneshot::Sender<()>,
     thread: std::thread::JoinHandle<()>,
 }
@@ -84,8 +84,8 @@ pub(crate) fn worker_count() -> usize {
 }
 
 impl Workers {
-    /// Starts `count` workers (at least one), each serving the router `app` makes for it.
-    pub(crate) fn start(count: usize, mut app: impl FnMut() -> Router) -> io::Result<Self> {
+    /// Starts `count` workers (at least one), each serving the application `app` makes for it.
+    pub(crate) fn start(count: usize, mut app: impl FnMut() -> App) -> io::Result<Self> {
         let mut workers = Vec::with_capacity(count.max(1));
         for index in 0..count.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -240,7 +240,7 @@ pub(crate) fn fit_to_descriptor_limit(configured: usize) -> usize {
 async fn serve_connection(
     stream: TcpStream,
     peer: SocketAddr,
-    app: Router,
+    app: App,
     limits: ConnectionLimits,
     mut draining: watch::Receiver<bool>,
 ) {
@@ -596,12 +596,15 @@ mod tests {
     fn connections_are_served_by_the_workers_in_turn() {
         use std::io::{Read, Write};
         let app = || {
-            Router::new().fallback(|| async {
-                std::thread::current()
-                    .name()
-                    .unwrap_or("unnamed")
-                    .to_owned()
-            })
+            crate::serve::wrap(
+                axum::Router::new().fallback(|| async {
+                    std::thread::current()
+                        .name()
+                        .unwrap_or("unnamed")
+                        .to_owned()
+                }),
+                None,
+            )
         };
         let workers = Workers::start(2, app).unwrap();
         let main = tokio::runtime::Builder::new_current_thread()
