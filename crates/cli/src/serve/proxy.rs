@@ -310,13 +310,17 @@ fn prepare(upstream: &Upstream, handle: &AuthHandle, mut request: Request) -> Pr
     let identity = state.identity_headers();
     let headers = request.headers_mut();
     let authorization = headers.get(AUTHORIZATION).cloned();
-    clean_headers(headers, upstream.0.limits.underscores_in_headers, identity);
+    clean_headers(
+        headers,
+        &upstream.0.host,
+        upstream.0.limits.underscores_in_headers,
+        identity,
+    );
     if let Some(principal) = principal
         && let Err(denial) = identity.insert_for(&principal, authorization.as_ref(), headers)
     {
         return Prepared::Refused(denial_response(&denial));
     }
-    headers.insert(HOST, upstream.0.host.clone());
     // A proxy sends its own HTTP version (RFC 9110 §2.5): an HTTP/1.0 client's request goes
     // upstream as HTTP/1.1, so it keeps its pooled connection instead of closing it.
     *request.version_mut() = http::Version::HTTP_11;
@@ -330,15 +334,17 @@ fn is_normal(path: &str) -> bool {
     )
 }
 
-/// Removes what must not reach the upstream: hop-by-hop headers, the client's `Host`, headers
-/// with `_` in their names (unless allowed), and — by `identity` — the credential and every
-/// spelling of the headers keygate sets itself. One pass over the names.
+/// Removes what must not reach the upstream: hop-by-hop headers, headers with `_` in their
+/// names (unless allowed), and — by `identity` — the credential and every spelling of the
+/// headers keygate sets itself, in one pass over the names; and replaces the client's `Host`
+/// (every copy of it) with `upstream_host`, in place.
 fn clean_headers(
     headers: &mut HeaderMap,
+    upstream_host: &HeaderValue,
     underscores_in_headers: bool,
     identity: &IdentityHeaders,
 ) {
-    headers.remove(HOST);
+    headers.insert(HOST, upstream_host.clone());
     headers.remove(AUTHORIZATION);
     let named_in_connection = connection_options(headers);
     let unwanted: Vec<HeaderName> = headers
@@ -437,7 +443,7 @@ mod tests {
     }
 
     #[test]
-    fn underscores_hop_by_hop_and_identity_headers_are_removed() {
+    fn underscores_hop_by_hop_and_identity_headers_are_removed_and_host_is_replaced() {
         let mut headers = HeaderMap::new();
         for name in [
             "x-keygate-subject",
@@ -458,14 +464,18 @@ mod tests {
             HeaderValue::from_static("x-named-in-connection"),
         );
         headers.insert("x-kept", HeaderValue::from_static("yes"));
+        headers.append("host", HeaderValue::from_static("second.example"));
         let mut allowed = headers.clone();
         let identity = IdentityHeaders::default();
-        clean_headers(&mut headers, false, &identity);
+        let upstream = HeaderValue::from_static("backend:80");
+        clean_headers(&mut headers, &upstream, false, &identity);
         let kept: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
-        assert_eq!(kept, ["x-kept"]);
-        clean_headers(&mut allowed, true, &identity);
+        assert_eq!(kept, ["host", "x-kept"]);
+        let hosts: Vec<&HeaderValue> = headers.get_all(HOST).iter().collect();
+        assert_eq!(hosts, [&upstream], "every client copy of Host is replaced");
+        clean_headers(&mut allowed, &upstream, true, &identity);
         let mut kept: Vec<&str> = allowed.keys().map(HeaderName::as_str).collect();
         kept.sort_unstable();
-        assert_eq!(kept, ["x-custom_header", "x-kept"]);
+        assert_eq!(kept, ["host", "x-custom_header", "x-kept"]);
     }
 }
