@@ -4,6 +4,7 @@
 //! Authenticated requests go to `--upstream` (or to JSON echo handlers without one). `/health`,
 //! the token issuer routes and the admin routes are always mounted.
 
+mod app;
 mod dev;
 mod echo;
 mod idle;
@@ -20,15 +21,13 @@ use auth_core::secrecy::SecretString;
 use axum::Router;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, CanonicalRequest, CanonicalRequestLayer, Cors, CorsLayer, CorsSettings,
-    PrometheusHandle, ReloadError, admin_router, forward_auth_router, install_prometheus_recorder,
-    metrics_router, token_issuer_router,
+    AuthHandle, CorsSettings, PrometheusHandle, ReloadError, admin_router, forward_auth_router,
+    install_prometheus_recorder, metrics_router, token_issuer_router,
 };
-use tower::Layer;
-use tower::util::Either;
 
 use crate::cli::ServeArgs;
 use crate::exit::{Outcome, usage};
+use crate::serve::app::{App, wrap};
 
 pub(crate) fn run(args: ServeArgs) -> Result<Outcome> {
     init_tracing();
@@ -185,24 +184,6 @@ pub(crate) fn router(
         app = app.merge(forward_auth_router(handle.clone()));
     }
     wrap(app, surface.cors.as_ref())
-}
-
-/// The gateway as a service: [`router`]'s routes, all behind the auth layer (which lets public
-/// paths through), with the canonical-request layer and, when configured, CORS in front of the
-/// router.
-pub(crate) type App = Either<Cors<CanonicalRequest<Router>>, CanonicalRequest<Router>>;
-
-/// Puts the canonical-request layer, and CORS when `cors` is set, in front of `router`. In
-/// front of the router, not on it: axum runs `Router::layer` middleware after routing, so the
-/// router would match the path as sent (`/%68ealth`, `/x/../health`) and hand keygate's own
-/// routes to the upstream. CORS is outermost, so that every answer to an allowed origin — a
-/// 400 for a bad path too — can be read by the page, and preflights never meet the policy.
-pub(crate) fn wrap(router: Router, cors: Option<&CorsSettings>) -> App {
-    let canonical = CanonicalRequestLayer::new().layer(router);
-    match cors {
-        Some(cors) => Either::Left(CorsLayer::new(cors).layer(canonical)),
-        None => Either::Right(canonical),
-    }
 }
 
 fn init_tracing() {

@@ -29,7 +29,7 @@ use http::Request;
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 
-use crate::serve::App;
+use crate::serve::app::App;
 use crate::serve::idle::IdleBody;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -596,7 +596,7 @@ mod tests {
     fn connections_are_served_by_the_workers_in_turn() {
         use std::io::{Read, Write};
         let app = || {
-            crate::serve::wrap(
+            crate::serve::app::wrap(
                 axum::Router::new().fallback(|| async {
                     std::thread::current()
                         .name()
