@@ -148,8 +148,10 @@ impl Surface {
     }
 }
 
-/// `metrics`: the process's Prometheus recorder, installed once (none when another recorder
-/// holds the global slot: then `/admin/metrics` is not served).
+/// The gateway's routes, all behind the auth layer (which lets public paths through), with
+/// what must run before routing in front of them ([`wrap`]). `metrics`: the process's
+/// Prometheus recorder, installed once (none when another recorder holds the global slot: then
+/// `/admin/metrics` is not served).
 pub(crate) fn router(
     handle: &AuthHandle,
     upstream: Option<proxy::Upstream>,
