@@ -19,11 +19,13 @@ use anyhow::{Context, Result};
 use auth_core::apikey::AdminCredential;
 use auth_core::secrecy::SecretString;
 use axum::Router;
+use axum::handler::HandlerWithoutStateExt;
 use axum::routing::get;
 use server_middleware::{
     AuthHandle, CorsSettings, PrometheusHandle, ReloadError, admin_router, forward_auth_router,
     install_prometheus_recorder, metrics_router, token_issuer_router,
 };
+use tower::Layer;
 
 use crate::cli::ServeArgs;
 use crate::exit::{Outcome, usage};
@@ -168,18 +170,22 @@ pub(crate) fn router(
     if let Some(metrics) = metrics {
         app = app.merge(metrics_router(metrics));
     }
+    let auth = handle.by_path_prefix();
+    // The fallback is wrapped in the auth layer itself, and the routes get it with
+    // `route_layer`: `Router::layer` would box the wrapped fallback once more, which costs
+    // every proxied request another boxed clone and route future.
     let app = match upstream {
         Some(upstream) => {
             let handle = handle.clone();
             // A service, not a handler: axum calls a fallback service directly, where a handler
             // fallback is wrapped in a method router and cloned into a route for every request.
-            app.fallback_service(tower::service_fn(move |request| {
+            app.fallback_service(auth.layer(tower::service_fn(move |request| {
                 proxy::forward(upstream.clone(), handle.clone(), request)
-            }))
+            })))
         }
-        None => app.fallback(echo::echo),
+        None => app.fallback_service(auth.layer(echo::echo.into_service())),
     };
-    let mut app = app.layer(handle.by_path_prefix());
+    let mut app = app.route_layer(auth);
     if surface.forward_auth {
         // Outside the prefix layer: the endpoint decides about the path it is asked about, not
         // about its own.
