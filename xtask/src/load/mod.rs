@@ -173,7 +173,9 @@ fn campaign(
     summary.paragraph(&format!(
         "wrk `-t1 -c{} -d{}s` from 127.0.0.1, targets interleaved in each round; medians over \
          the rounds. The upstream is nginx answering `200 ok` (1 worker); the baseline is nginx \
-         as a plain reverse proxy of it (one worker per core, upstream keepalive 32); keygate \
+         as a plain reverse proxy of it (one worker per core, upstream keepalive 32), sent the \
+         same requests as each keygate route (none, the API key's, the JWT's `Authorization`), \
+         so each route is compared with nginx proxying its own request; keygate \
          (`RUST_LOG=warn`) proxies to the same upstream.",
         wrk::CONNECTIONS,
         options.phase.as_secs()
