@@ -5,12 +5,19 @@
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time in Unix seconds.
 pub trait Clock: Send + Sync + fmt::Debug {
     /// Seconds since 1970-01-01T00:00:00Z.
     fn unix_now(&self) -> u64;
+
+    /// The same time with the clock's whole precision: what is left of a lifetime that ends at
+    /// a whole second (a JWT's `exp`) is reckoned from it, so that a fraction of a second
+    /// already gone is not counted again. Whole seconds unless the clock has more.
+    fn since_epoch(&self) -> Duration {
+        Duration::from_secs(self.unix_now())
+    }
 }
 
 /// The system's wall clock. A clock set before 1970 reads 0.
@@ -19,9 +26,13 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn unix_now(&self) -> u64 {
+        self.since_epoch().as_secs()
+    }
+
+    fn since_epoch(&self) -> Duration {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs())
+            .unwrap_or(Duration::ZERO)
     }
 }
 
@@ -71,6 +82,10 @@ mod tests {
         assert_eq!(clock.unix_now(), 1_030);
         clock.set(5);
         assert_eq!(clock.unix_now(), 5);
+        assert_eq!(clock.since_epoch(), Duration::from_secs(5));
         assert!(SystemClock.unix_now() > 1_700_000_000);
+        let precise = SystemClock.since_epoch();
+        assert!(precise.as_secs() > 1_700_000_000);
+        assert!(precise.as_secs() <= SystemClock.unix_now());
     }
 }

@@ -50,7 +50,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use auth_core::jwt::Claims;
 use auth_core::policy::{RouteClass, Step, StepOutcome};
 use quick_cache::{Lifecycle, UnitWeighter};
 use sha2::{Digest, Sha256};
@@ -439,9 +438,4 @@ impl VerificationCache {
             from_cache: true,
         }
     }
-}
-
-/// Seconds from `now` until a JWT's `exp` (0 when it has passed).
-fn seconds_until_exp(claims: &Claims, now: u64) -> u64 {
-    claims.exp.saturating_sub(now)
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use auth_core::policy::Principal;
 
-use super::{CacheSettings, Outcome, seconds_until_exp};
+use super::{CacheSettings, Outcome};
 use crate::clock::Clock;
 
 pub(super) struct OutcomeExpiry {
@@ -27,10 +27,11 @@ impl OutcomeExpiry {
 
     pub(super) fn ttl(&self, outcome: &Outcome) -> Duration {
         match outcome {
-            Ok(Principal::Jwt(claims)) => {
-                Duration::from_secs(seconds_until_exp(claims, self.clock.unix_now()))
-                    .min(self.jwt_max_ttl)
-            }
+            // Reckoned from the precise time: at 100.9 s a token with `exp` 101 has 0.1 s left,
+            // not the whole second that whole-second arithmetic would give it.
+            Ok(Principal::Jwt(claims)) => Duration::from_secs(claims.exp)
+                .saturating_sub(self.clock.since_epoch())
+                .min(self.jwt_max_ttl),
             Ok(_) => self.api_key_ttl,
             Err(_) => self.failure_ttl,
         }
@@ -90,5 +91,32 @@ mod tests {
             Arc::new(ManualClock::at(NOW)),
         );
         assert_eq!(capped.ttl(&jwt), Duration::from_secs(5));
+    }
+
+    /// A clock three quarters into a second.
+    #[derive(Debug)]
+    struct SubSecondClock;
+
+    impl Clock for SubSecondClock {
+        fn unix_now(&self) -> u64 {
+            NOW
+        }
+
+        fn since_epoch(&self) -> Duration {
+            Duration::from_millis(NOW * 1000 + 750)
+        }
+    }
+
+    #[test]
+    fn a_jwt_is_kept_for_what_is_left_of_it_never_past_its_exp() {
+        let expiry = OutcomeExpiry::new(&CacheSettings::default(), Arc::new(SubSecondClock));
+        let jwt = Ok(Principal::Jwt(Arc::new(claims_expiring_at(NOW + 1))));
+        assert_eq!(
+            expiry.ttl(&jwt),
+            Duration::from_millis(250),
+            "0.25 s are left, not a whole second"
+        );
+        let expired = Ok(Principal::Jwt(Arc::new(claims_expiring_at(NOW))));
+        assert_eq!(expiry.ttl(&expired), Duration::ZERO);
     }
 }
