@@ -4,6 +4,8 @@
 //! - `parse_authorization` agrees with [`model`], a separate reading of the grammar, on every input
 //!   (the same outcome, the same error variant, the same token);
 //! - an accepted token is non-empty, only b64token characters, and a slice of the input;
+//! - an accepted token's own shape answer (found when it was parsed) is `looks_like_jwt` of its
+//!   text;
 //! - round trip: `Bearer <token>` re-rendered from an accepted token parses to the same token;
 //! - surrounding SP/HTAB never changes the outcome (while under the size cap), and every value
 //!   over the cap (the 16 KiB default, or the input's own length minus one) is `TooLong`;
@@ -15,6 +17,7 @@ use auth_core::header::{
     Credentials, DEFAULT_MAX_AUTHORIZATION_BYTES as MAX_HEADER_BYTES, MalformedHeader,
     parse_authorization, parse_authorization_headers,
 };
+use auth_core::jwt::looks_like_jwt;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -26,6 +29,7 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(as_model, model(data), "parser and model disagree");
 
     if let Ok(Credentials::Bearer(token)) = parsed {
+        assert_eq!(token.looks_like_jwt(), looks_like_jwt(token.as_str()));
         let token = token.as_str();
         assert!(!token.is_empty());
         assert!(is_b64token(token.as_bytes()), "accepted a non-b64token");

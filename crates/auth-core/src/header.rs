@@ -52,19 +52,30 @@ impl fmt::Debug for Credentials<'_> {
 
 /// A token that matched the `b64token` grammar. `Debug` never shows it.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub struct BearerToken<'a>(&'a str);
+pub struct BearerToken<'a> {
+    text: &'a str,
+    /// [`looks_like_jwt`] of `text`, found once when it is parsed: the policy asks twice per
+    /// request, and a JWT is hundreds of bytes.
+    jwt_shaped: bool,
+}
 
 impl<'a> BearerToken<'a> {
     /// The token text. Treat it as a secret: never log it.
     #[must_use]
     pub fn as_str(&self) -> &'a str {
-        self.0
+        self.text
+    }
+
+    /// Whether the token has the shape of a compact JWS ([`looks_like_jwt`]).
+    #[must_use]
+    pub fn looks_like_jwt(&self) -> bool {
+        self.jwt_shaped
     }
 }
 
 impl fmt::Debug for BearerToken<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "BearerToken([redacted; {} bytes])", self.0.len())
+        write!(f, "BearerToken([redacted; {} bytes])", self.text.len())
     }
 }
 
@@ -127,8 +138,57 @@ pub fn parse_authorization(
     }
     // b64token is pure ASCII, so this conversion cannot fail; map defensively anyway.
     std::str::from_utf8(token)
-        .map(|t| Credentials::Bearer(BearerToken(t)))
+        .map(|text| {
+            Credentials::Bearer(BearerToken {
+                text,
+                jwt_shaped: looks_like_jwt(text),
+            })
+        })
         .map_err(|_| MalformedHeader::InvalidCharacter)
+}
+
+/// Whether `token` has the shape of a compact JWS (three base64url segments, RFC 7515 §7.1),
+/// without decoding it: only base64url characters and exactly two dots, with a non-empty first
+/// segment. A parsed [`BearerToken`] knows the answer already
+/// ([`BearerToken::looks_like_jwt`]).
+#[must_use]
+pub fn looks_like_jwt(token: &str) -> bool {
+    // One branch-free pass (it vectorises; per-character branches mispredict on base64 text).
+    let (mut dots, mut invalid) = (0usize, false);
+    // Narrow counters vectorise better; a chunk cannot overflow them.
+    for chunk in token.as_bytes().chunks(usize::from(u16::MAX)) {
+        let (chunk_dots, chunk_invalid) =
+            chunk.iter().fold((0u16, false), |(dots, invalid), &b| {
+                let dot = b == b'.';
+                (
+                    dots + u16::from(dot),
+                    invalid | !(dot | is_base64url_byte(b)),
+                )
+            });
+        dots += usize::from(chunk_dots);
+        invalid |= chunk_invalid;
+    }
+    !invalid && dots == 2 && !token.starts_with('.')
+}
+
+/// Whether `token` is `1*b64token-char *"="`. The body ends at the last non-`=`; `=` inside it
+/// fails the byte check, so there is no scalar scan for the first `=`.
+fn is_b64token(token: &[u8]) -> bool {
+    let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
+    let body = token.get(..body_len).unwrap_or_default();
+    !body.is_empty() && body.iter().fold(true, |ok, &b| ok & is_b64token_byte(b))
+}
+
+/// One `b64token` body character. Branch-free arithmetic, so that the `fold` over a token (no
+/// early exit) vectorises: this runs over every byte of every request's token.
+fn is_b64token_byte(b: u8) -> bool {
+    is_base64url_byte(b) | (b == b'.') | (b == b'~') | (b == b'+') | (b == b'/')
+}
+
+/// One base64url character (RFC 4648 §5), branch-free.
+fn is_base64url_byte(b: u8) -> bool {
+    let lower = b | 0x20;
+    (lower.wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10) | (b == b'-') | (b == b'_')
 }
 
 /// Parses every `Authorization` header of a request: none → no credentials, several → malformed.
@@ -165,28 +225,6 @@ fn split_scheme(value: &[u8]) -> Option<(&[u8], &[u8])> {
     Some(value.split_at(end))
 }
 
-fn is_b64token(token: &[u8]) -> bool {
-    // The body ends at the last non-`=`; `=` inside it fails the byte check, so this accepts
-    // exactly `1*b64token-char *"="`, without a scalar scan for the first `=`.
-    let body_len = token.iter().rposition(|&b| b != b'=').map_or(0, |i| i + 1);
-    let body = token.get(..body_len).unwrap_or_default();
-    !body.is_empty() && body.iter().fold(true, |ok, &b| ok & is_b64token_byte(b))
-}
-
-/// One `b64token` body character. Branch-free arithmetic, so that the `fold` over a token (no
-/// early exit) vectorises: this runs over every byte of every request's token.
-fn is_b64token_byte(b: u8) -> bool {
-    let lower = b | 0x20;
-    (lower.wrapping_sub(b'a') < 26)
-        | (b.wrapping_sub(b'0') < 10)
-        | (b == b'-')
-        | (b == b'.')
-        | (b == b'_')
-        | (b == b'~')
-        | (b == b'+')
-        | (b == b'/')
-}
-
 /// Optional white space (SP / HTAB) trimming on byte slices.
 trait TrimOws {
     fn trim_ascii_start_matches_ows(&self) -> &Self;
@@ -216,6 +254,71 @@ mod tests {
     use super::*;
 
     const MAX: usize = DEFAULT_MAX_AUTHORIZATION_BYTES;
+
+    /// A parsed token's own answer, and `None` when the header does not parse.
+    fn parsed_shape(token: &str) -> Option<bool> {
+        match parse_authorization(format!("Bearer {token}").as_bytes(), MAX) {
+            Ok(Credentials::Bearer(parsed)) => Some(parsed.looks_like_jwt()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_parsed_token_knows_its_shape() {
+        assert_eq!(parsed_shape("eyJh.eyJi.c2ln"), Some(true));
+        assert_eq!(parsed_shape("eyJh.eyJi."), Some(true));
+        // Padding, `~`, `+` and `/` are b64token, not base64url: no JWS.
+        assert_eq!(parsed_shape("eyJh.eyJi.c2ln=="), Some(false));
+        assert_eq!(parsed_shape("eyJh.ey~i.c2ln"), Some(false));
+        assert_eq!(parsed_shape("eyJh.ey/i.c2ln"), Some(false));
+        assert_eq!(parsed_shape(".eyJi.c2ln"), Some(false));
+        assert_eq!(
+            parsed_shape("0123456789abcdef.0123456789abcdef"),
+            Some(false)
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_parsed_tokens_shape_is_looks_like_jwt_of_its_text(
+            token in "[a-zA-Z0-9_.=+/~-]{1,40}"
+        ) {
+            if let Some(shape) = parsed_shape(&token) {
+                proptest::prop_assert_eq!(shape, looks_like_jwt(&token));
+            }
+        }
+    }
+
+    #[test]
+    fn shape_check_needs_exactly_three_base64url_segments() {
+        assert!(looks_like_jwt("eyJh.eyJi.c2ln"));
+        assert!(looks_like_jwt("eyJh.eyJi."));
+        assert!(!looks_like_jwt("eyJh.eyJi"));
+        assert!(!looks_like_jwt(".eyJi.c2ln"));
+        assert!(!looks_like_jwt("eyJh.eyJi.c2ln.x"));
+        assert!(!looks_like_jwt("eyJh.ey+i.c2ln"));
+        assert!(!looks_like_jwt(
+            "0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef"
+        ));
+    }
+
+    /// The segment-wise definition the one-pass check must agree with.
+    fn looks_like_jwt_by_segments(token: &str) -> bool {
+        let shaped = |s: &str| {
+            s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        let segments: Vec<&str> = token.split('.').collect();
+        segments.len() == 3 && !segments[0].is_empty() && segments.iter().all(|s| shaped(s))
+    }
+    proptest::proptest! {
+        #[test]
+        fn one_pass_shape_check_agrees_with_the_segment_definition(
+            token in "[a-zA-Z0-9_.=+/ -]{0,24}"
+        ) {
+            proptest::prop_assert_eq!(looks_like_jwt(&token), looks_like_jwt_by_segments(&token));
+        }
+    }
 
     fn parse(value: &str) -> Result<Option<&str>, MalformedHeader> {
         parse_authorization(value.as_bytes(), MAX).map(|c| match c {

@@ -12,12 +12,12 @@ mod token;
 
 use serde_json::Value;
 
+pub use crate::header::looks_like_jwt;
 pub use claims::Claims;
 pub use jwk_set::{JwkSet, JwkSetError, SkippedKey};
 pub use keys::{
     JwtAlgorithm, KeyError, MIN_RSA_BITS, PemKeyPair, SigningKey, VerifyingKey, generate_key_pair,
 };
-pub use token::looks_like_jwt;
 
 use crate::header::DEFAULT_MAX_AUTHORIZATION_BYTES;
 

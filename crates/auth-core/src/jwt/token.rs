@@ -15,30 +15,6 @@ pub(crate) struct RawToken<'a> {
     pub(crate) payload: Map<String, Value>,
 }
 
-/// Whether `token` has the shape of a compact JWS (three base64url segments), without decoding it.
-#[must_use]
-pub fn looks_like_jwt(token: &str) -> bool {
-    // One branch-free pass (it vectorises; per-character branches mispredict on base64 text):
-    // only base64url characters and exactly two dots, with a non-empty header.
-    let (mut dots, mut invalid) = (0usize, false);
-    // Narrow counters vectorise better; a chunk cannot overflow them.
-    for chunk in token.as_bytes().chunks(usize::from(u16::MAX)) {
-        let (chunk_dots, chunk_invalid) =
-            chunk.iter().fold((0u16, false), |(dots, invalid), &b| {
-                let dot = b == b'.';
-                let lower = b | 0x20;
-                let base64url = (lower.wrapping_sub(b'a') < 26)
-                    | (b.wrapping_sub(b'0') < 10)
-                    | (b == b'-')
-                    | (b == b'_');
-                (dots + u16::from(dot), invalid | !(dot | base64url))
-            });
-        dots += usize::from(chunk_dots);
-        invalid |= chunk_invalid;
-    }
-    !invalid && dots == 2 && !token.starts_with('.')
-}
-
 /// Splits `token`, refusing anything over `max_bytes` before looking at it.
 pub(crate) fn split(token: &str, max_bytes: usize) -> Result<RawToken<'_>, JwtError> {
     if token.len() > max_bytes {
@@ -112,38 +88,6 @@ impl<'de> Deserialize<'de> for UniqueKeyObject {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn shape_check_needs_exactly_three_base64url_segments() {
-        assert!(looks_like_jwt("eyJh.eyJi.c2ln"));
-        assert!(looks_like_jwt("eyJh.eyJi."));
-        assert!(!looks_like_jwt("eyJh.eyJi"));
-        assert!(!looks_like_jwt(".eyJi.c2ln"));
-        assert!(!looks_like_jwt("eyJh.eyJi.c2ln.x"));
-        assert!(!looks_like_jwt("eyJh.ey+i.c2ln"));
-        assert!(!looks_like_jwt(
-            "0123456789abcdef0123456789abcdef.0123456789abcdef0123456789abcdef"
-        ));
-    }
-
-    /// The segment-wise definition the one-pass check must agree with.
-    fn looks_like_jwt_by_segments(token: &str) -> bool {
-        let shaped = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
-        let segments: Vec<&str> = token.split('.').collect();
-        segments.len() == 3 && !segments[0].is_empty() && segments.iter().all(|s| shaped(s))
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn one_pass_shape_check_agrees_with_the_segment_definition(
-            token in "[a-zA-Z0-9_.=+/ -]{0,24}"
-        ) {
-            proptest::prop_assert_eq!(looks_like_jwt(&token), looks_like_jwt_by_segments(&token));
-        }
-    }
 
     #[test]
     fn duplicate_members_are_refused() {

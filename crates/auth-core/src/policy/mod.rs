@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use crate::apikey::{ApiKeyError, KeyId, ManagedKeyId};
 use crate::header::{BearerToken, Credentials, MalformedHeader};
-use crate::jwt::{Claims, JwtError, looks_like_jwt};
+use crate::jwt::{Claims, JwtError};
 
 pub use decide::{
     Pending, Progress, Refusal, Resume, StepOutcome, Verifier, decide, decide_now, resume,
@@ -230,7 +230,7 @@ impl CredentialKind {
     ) -> Self {
         match credentials {
             Ok(Credentials::Bearer(_)) if class == RouteClass::Admin => Self::AdminToken,
-            Ok(Credentials::Bearer(token)) if looks_like_jwt(token.as_str()) => Self::Jwt,
+            Ok(Credentials::Bearer(token)) if token.looks_like_jwt() => Self::Jwt,
             Ok(Credentials::Bearer(_)) => Self::ApiKey,
             Ok(Credentials::None) | Err(_) => Self::None,
         }
@@ -385,7 +385,7 @@ pub fn plan<'a>(
         Ok(Credentials::None) => return Plan::Deny(Denial::NoCredentials),
         Ok(Credentials::Bearer(token)) => token,
     };
-    let jwt_shaped = looks_like_jwt(token.as_str());
+    let jwt_shaped = token.looks_like_jwt();
     let ClassMechanisms {
         jwt,
         enforce_jwt,
