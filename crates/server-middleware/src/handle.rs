@@ -346,7 +346,28 @@ impl AuthHandle {
         headers: &HeaderMap,
         client: Option<IpAddr>,
     ) -> Decision {
+        self.decide_with(self.shared.active.load(), route, headers, client)
+    }
+
+    /// [`AuthHandle::decide_now`] for `request`, whose client ([`AuthHandle::client_of`]) is
+    /// found by the same installed configuration that decides: one load of it per request.
+    pub(crate) fn decide_request<B>(
+        &self,
+        route: Route<'_>,
+        request: &http::Request<B>,
+    ) -> Decision {
         let active = self.shared.active.load();
+        let client = active.state.trusted_proxies().client_of(request);
+        self.decide_with(active, route, request.headers(), client)
+    }
+
+    fn decide_with(
+        &self,
+        active: arc_swap::Guard<Arc<Active>>,
+        route: Route<'_>,
+        headers: &HeaderMap,
+        client: Option<IpAddr>,
+    ) -> Decision {
         let class = match route {
             Route::Class(class) => class,
             Route::Path(path) => match active.state.routes().classify(path) {

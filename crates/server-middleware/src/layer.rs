@@ -111,7 +111,6 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let handle = &self.layer.handle;
-        let client = handle.client_of(&request);
         let route = match self.layer.classify {
             Classify::Fixed(class) => Route::Class(class),
             Classify::ByPathPrefix => {
@@ -122,7 +121,7 @@ where
             }
         };
         // A cached decision is made here; only one that must wait gets a future of its own.
-        let decided = match handle.decide_now(route, request.headers(), client) {
+        let decided = match handle.decide_request(route, &request) {
             Decision::Decided(decided) => decided,
             Decision::Pending(pending) => {
                 return ResponseFuture::pending(async move {
