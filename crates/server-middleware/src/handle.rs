@@ -346,7 +346,7 @@ impl AuthHandle {
         headers: &HeaderMap,
         client: Option<IpAddr>,
     ) -> Decision {
-        self.decide_with(self.shared.active.load(), route, headers, client)
+        Self::decide_with(self.shared.active.load(), route, headers, client)
     }
 
     /// [`AuthHandle::decide_now`] for `request`, whose client ([`AuthHandle::client_of`]) is
@@ -358,11 +358,10 @@ impl AuthHandle {
     ) -> Decision {
         let active = self.shared.active.load();
         let client = active.state.trusted_proxies().client_of(request);
-        self.decide_with(active, route, request.headers(), client)
+        Self::decide_with(active, route, request.headers(), client)
     }
 
     fn decide_with(
-        &self,
         active: arc_swap::Guard<Arc<Active>>,
         route: Route<'_>,
         headers: &HeaderMap,
