@@ -305,7 +305,7 @@ mod tests {
         ));
     }
 
-    /// The segment-wise definition the one-pass check must agree with.
+    /// The segment-wise definition the shape check must agree with.
     fn looks_like_jwt_by_segments(token: &str) -> bool {
         let shaped = |s: &str| {
             s.bytes()
@@ -316,7 +316,7 @@ mod tests {
     }
     proptest::proptest! {
         #[test]
-        fn one_pass_shape_check_agrees_with_the_segment_definition(
+        fn the_shape_check_agrees_with_the_segment_definition(
             token in "[a-zA-Z0-9_.=+/~ -]{0,24}"
         ) {
             proptest::prop_assert_eq!(looks_like_jwt(&token), looks_like_jwt_by_segments(&token));
