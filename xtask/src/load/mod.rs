@@ -173,8 +173,8 @@ fn campaign(
     summary.paragraph(&format!(
         "wrk `-t1 -c{} -d{}s` from 127.0.0.1, targets interleaved in each round; medians over \
          the rounds, and each ratio against a baseline the median of its ratios within a round \
-         (both runs of a pair are at most a minute apart), with the ratio of the medians beside \
-         it. The upstream is nginx answering `200 ok` (1 worker); the baseline is nginx \
+         (both runs of a pair are at most a minute apart), with the lowest and highest ratio of \
+         a round and the ratio of the medians beside it. The upstream is nginx answering `200 ok` (1 worker); the baseline is nginx \
          as a plain reverse proxy of it (one worker per core, upstream keepalive 32), sent the \
          same requests as each keygate route (none, the API key's, the JWT's `Authorization`), \
          so each route is compared with nginx proxying its own request; keygate \

@@ -5,7 +5,8 @@
 //! round in reverse order). The tables show each target's median over rounds; a ratio against
 //! a baseline is the median of the ratios within each round (paired: both runs of a pair are a
 //! minute apart at most, where the machine's speed moves by a fifth between rounds), beside the
-//! ratio of the medians. The check that the upstream is fast enough is a ratio of the medians.
+//! lowest and highest ratio of a round and the ratio of the medians. The check that the
+//! upstream is fast enough is a ratio of the medians.
 //!
 //! Each keygate route is compared with nginx proxying the *same* request: a client sends its
 //! `Authorization` header whichever proxy is in front, and a plain proxy forwards it too (a JWT
@@ -168,7 +169,8 @@ impl Speed {
         report::median_duration(&self.of(target).map(|r| r.p99).collect::<Vec<_>>())
     }
 
-    /// `measure(target) ÷ measure(baseline)`, paired and as the ratio of the medians.
+    /// `measure(target) ÷ measure(baseline)`, paired (with the spread over rounds) and as the
+    /// ratio of the medians.
     fn ratios(&self, target: Target, baseline: Target, measure: fn(&Run) -> f64) -> Ratios {
         let paired: Vec<f64> = self
             .runs_of(target)
@@ -178,8 +180,12 @@ impl Speed {
             })
             .collect();
         let median = |t| report::median(&self.runs_of(t).map(measure).collect::<Vec<_>>());
+        // 0 for none, as `report::median`.
+        let lowest = paired.iter().copied().reduce(f64::min).unwrap_or(0.0);
+        let highest = paired.iter().copied().reduce(f64::max).unwrap_or(0.0);
         Ratios {
             paired: report::median(&paired),
+            rounds: (lowest, highest),
             of_medians: report::divide(median(target), median(baseline)),
         }
     }
@@ -190,17 +196,22 @@ impl Speed {
 struct Ratios {
     /// The median over rounds of the ratio within each round: what goals are judged by.
     paired: f64,
+    /// The lowest and the highest ratio within a round: how far one round can be from the
+    /// verdict (a goal whose rounds straddle it is not settled by this run).
+    rounds: (f64, f64),
     /// The ratio of the two medians over rounds.
     of_medians: f64,
 }
 
 impl std::fmt::Display for Ratios {
-    /// `0.95× (medians: 0.87×)`.
+    /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (lowest, highest) = self.rounds;
         write!(
             f,
-            "{} (medians: {})",
+            "{} (rounds {lowest:.2}–{}; medians: {})",
             report::ratio(self.paired),
+            report::ratio(highest),
             report::ratio(self.of_medians)
         )
     }
@@ -422,6 +433,13 @@ mod tests {
         assert!((ratios.paired - 0.9).abs() < 1e-9, "{ratios}");
         // The medians mix rounds of a slow and a fast machine: 38 000 ÷ 60 000.
         assert!((ratios.of_medians - 38.0 / 60.0).abs() < 1e-9, "{ratios}");
+        // The slowed-down round is the lowest; none is above 0.9.
+        assert!((ratios.rounds.0 - 0.5).abs() < 1e-9, "{ratios}");
+        assert!((ratios.rounds.1 - 0.9).abs() < 1e-9, "{ratios}");
+        assert_eq!(
+            ratios.to_string(),
+            "0.90× (rounds 0.50–0.90×; medians: 0.63×)"
+        );
         // A round the baseline has no run in is left out.
         speed.runs.push((Target::ApiKey, run(5, 1.0)));
         let ratios = speed.ratios(Target::ApiKey, Target::ProxyApiKey, rate_of);
