@@ -2,9 +2,9 @@
 //! everything on 127.0.0.0/8. Never run by the test suite.
 //!
 //! Part 1, speed against the right baselines ([`speed`], [`idle`]): nginx as the upstream (it
-//! must be at least twice as fast as the gateway) and nginx as a plain reverse proxy (the
-//! baseline), keygate on a public, a cached API-key and a cached JWT route, driven by wrk in
-//! interleaved rounds; keygate's memory under 10 000 idle keep-alive connections.
+//! must be at least twice as fast as the gateway), nginx as a plain reverse proxy (the
+//! baseline) and the hyper floor ([`floor`]), keygate on a public, a cached API-key and a
+//! cached JWT route, driven by wrk in interleaved rounds; keygate's memory under 10 000 idle keep-alive connections.
 //!
 //! Part 2, abuse budgets ([`abuse`], [`memory`]): valid traffic beside an unpaced flood of
 //! KDF-costing bad tokens on the same and on a separate keygate, the first use of a `phc` key
@@ -17,6 +17,7 @@
 
 mod abuse;
 mod credentials;
+mod floor;
 mod gateway;
 mod generator;
 mod http;
@@ -38,6 +39,7 @@ use anyhow::{Result, bail};
 
 use crate::util::{cargo, machine, run as run_cmd, target_dir};
 use credentials::Credentials;
+use floor::Floor;
 use gateway::Gateway;
 use nginx::Nginx;
 use options::Options;
@@ -45,7 +47,7 @@ use process::Cpu;
 use report::Summary;
 
 /// What every measurement shares: the binary, the run's directory and configuration, the
-/// credentials, the two nginx instances, and the valid client's address.
+/// credentials, the two nginx instances, the hyper floor, and the valid client's address.
 #[derive(Debug)]
 pub(super) struct Env {
     keygate: PathBuf,
@@ -54,6 +56,7 @@ pub(super) struct Env {
     creds: Credentials,
     upstream: Nginx,
     proxy: Nginx,
+    floor: Floor,
     /// The legitimate client (wrk's address too).
     client: IpAddr,
 }
@@ -67,15 +70,18 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
     wrk::ensure_installed()?;
     nginx::ensure_installed()?;
-    run_cmd(cargo().args(["build", "--release", "-p", "keygate"]))?;
+    run_cmd(cargo().args(["build", "--release", "-p", "keygate", "-p", "hyper-floor"]))?;
     let keygate = target_dir().join("release").join("keygate");
-    if !keygate.is_file() {
-        bail!("no release binary at {}", keygate.display());
+    let floor = target_dir().join("release").join("hyper-floor");
+    for binary in [&keygate, &floor] {
+        if !binary.is_file() {
+            bail!("no release binary at {}", binary.display());
+        }
     }
     let own_limit = process::raise_open_file_limit();
     let work = std::env::temp_dir().join(format!("keygate-load-{}", std::process::id()));
     std::fs::create_dir_all(&work)?;
-    let outcome = campaign(&options, &keygate, &work, own_limit, started);
+    let outcome = campaign(&options, &keygate, &floor, &work, own_limit, started);
     match &outcome {
         Ok(()) => {
             let _ = std::fs::remove_dir_all(&work);
@@ -91,6 +97,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 fn campaign(
     options: &Options,
     keygate: &Path,
+    floor: &Path,
     work: &Path,
     own_limit: u64,
     started: Instant,
@@ -103,6 +110,7 @@ fn campaign(
     let config = gateway::write_config(work, &creds)?;
     let upstream = Nginx::upstream(work)?;
     let proxy = Nginx::proxy(work, upstream.addr)?;
+    let floor = Floor::start(floor, upstream.addr, work)?;
     let env = Env {
         keygate: keygate.to_owned(),
         work: work.to_owned(),
@@ -110,14 +118,16 @@ fn campaign(
         creds,
         upstream,
         proxy,
+        floor,
         client: IpAddr::V4(Ipv4Addr::LOCALHOST),
     };
     let mut main = Gateway::start("keygate", keygate, &env.config, env.upstream.addr, work)?;
     let cpu_start = Cpu::now();
 
     eprintln!(
-        "part 1: {} round(s) × 5 targets × {} s",
+        "part 1: {} round(s) × {} targets × {} s",
         options.rounds,
+        speed::Target::ALL.len(),
         options.phase.as_secs()
     );
     let speed = speed::measure(&env, &mut main, options.rounds, options.phase)?;
@@ -178,7 +188,10 @@ fn campaign(
          as a plain reverse proxy of it (one worker per core, upstream keepalive 32), sent the \
          same requests as each keygate route (none, the API key's, the JWT's `Authorization`), \
          so each route is compared with nginx proxying its own request; keygate \
-         (`RUST_LOG=warn`) proxies to the same upstream.",
+         (`RUST_LOG=warn`) proxies to the same upstream. The hyper floor (`xtask/hyper-floor`) \
+         is keygate's server, runtime and upstream pool with nothing keygate adds (no routing, \
+         policy, header work or timeouts), sent the API-key request: keygate's distance from \
+         it is keygate's own cost, its distance from nginx the stack's.",
         wrk::CONNECTIONS,
         options.phase.as_secs()
     ));

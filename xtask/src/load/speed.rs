@@ -1,7 +1,7 @@
 //! Part 1: the gateway's speed against the right baselines. Interleaved rounds of wrk runs
 //! (upstream alone; nginx as a plain reverse proxy of the same requests keygate gets: without
-//! credentials, with the API key, with the JWT; keygate on a public, a cached API-key and a
-//! cached JWT route), so a slow minute of the machine touches every target alike (every other
+//! credentials, with the API key, with the JWT; the hyper floor with the API key; keygate on a
+//! public, a cached API-key, a cached managed-key and a cached JWT route), so a slow minute of the machine touches every target alike (every other
 //! round in reverse order). The tables show each target's median over rounds; a ratio against
 //! a baseline is the median of the ratios within each round (paired: both runs of a pair are a
 //! minute apart at most, where the machine's speed moves by a fifth between rounds), beside the
@@ -29,6 +29,8 @@ pub(super) enum Target {
     Proxy,
     ProxyApiKey,
     ProxyJwt,
+    /// keygate's stack without keygate (`xtask/hyper-floor`), sent the API-key request.
+    Floor,
     Public,
     ApiKey,
     ManagedKey,
@@ -36,11 +38,12 @@ pub(super) enum Target {
 }
 
 impl Target {
-    pub(super) const ALL: [Target; 8] = [
+    pub(super) const ALL: [Target; 9] = [
         Target::Upstream,
         Target::Proxy,
         Target::ProxyApiKey,
         Target::ProxyJwt,
+        Target::Floor,
         Target::Public,
         Target::ApiKey,
         Target::ManagedKey,
@@ -53,6 +56,9 @@ impl Target {
             Target::Proxy => "nginx reverse proxy (no auth), no credentials",
             Target::ProxyApiKey => "nginx reverse proxy (no auth), the API-key request",
             Target::ProxyJwt => "nginx reverse proxy (no auth), the JWT request",
+            Target::Floor => {
+                "hyper floor (keygate's server, runtime and pool; no routing, auth or header work), the API-key request"
+            }
             Target::Public => "keygate, public route (`/hello`)",
             Target::ApiKey => "keygate, API key, cached (`/api/load`)",
             Target::ManagedKey => "keygate, managed key, cached (`/api/load`, SQLite store)",
@@ -66,6 +72,7 @@ impl Target {
             Target::Proxy => "nginx proxy",
             Target::ProxyApiKey => "nginx proxy+key",
             Target::ProxyJwt => "nginx proxy+JWT",
+            Target::Floor => "hyper floor",
             Target::Public => "keygate public",
             Target::ApiKey => "keygate API key",
             Target::ManagedKey => "keygate managed key",
@@ -79,6 +86,7 @@ impl Target {
         match self {
             Target::Upstream => env.upstream.pid(),
             Target::Proxy | Target::ProxyApiKey | Target::ProxyJwt => env.proxy.pid(),
+            Target::Floor => env.floor.pid(),
             Target::Public | Target::ApiKey | Target::ManagedKey | Target::Jwt => gateway.pid(),
         }
     }
@@ -95,6 +103,10 @@ impl Target {
                 format!("http://{}/ingest/load", env.proxy.addr),
                 Some(&env.creds.jwt),
             ),
+            Target::Floor => (
+                format!("http://{}/api/load", env.floor.addr),
+                Some(&env.creds.api_key.token),
+            ),
             Target::Public => (gateway.url("/hello"), None),
             Target::ApiKey => (gateway.url("/api/load"), Some(&env.creds.api_key.token)),
             Target::ManagedKey => (gateway.url("/api/load"), Some(&env.creds.managed_key)),
@@ -105,7 +117,7 @@ impl Target {
     /// nginx proxying the same request as this keygate target: what it is measured against.
     fn baseline(self) -> Target {
         match self {
-            Target::ApiKey | Target::ManagedKey => Target::ProxyApiKey,
+            Target::ApiKey | Target::ManagedKey | Target::Floor => Target::ProxyApiKey,
             Target::Jwt => Target::ProxyJwt,
             _ => Target::Proxy,
         }
@@ -356,6 +368,29 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
             ),
             "(for the notes: also charges keygate for the client's longer request)".into(),
             ratios.to_string(),
+            "–".into(),
+        ]);
+    }
+    // keygate's own cost and the stack's, apart: the floor is keygate without keygate.
+    for (target, baseline, measure, what) in [
+        (
+            Target::Floor,
+            Target::ProxyApiKey,
+            rate_of as fn(&Run) -> f64,
+            "req/s",
+        ),
+        (Target::ApiKey, Target::Floor, rate_of, "req/s"),
+        (
+            Target::ApiKey,
+            Target::Floor,
+            Run::cpu_per_request,
+            "server CPU per request",
+        ),
+    ] {
+        goals.row(vec![
+            format!("{} ÷ {}, {what}", target.short(), baseline.short()),
+            "(for the notes: the same request; the floor has keygate's server, runtime and upstream pool and nothing else)".into(),
+            speed.ratios(target, baseline, measure).to_string(),
             "–".into(),
         ]);
     }
