@@ -202,6 +202,7 @@ pub(super) fn report_budgets(b: &Budgets, summary: &mut Summary, problems: &mut 
         "(b) ÷ (c), valid req/s",
         "≥ 0.90",
         bc,
+        0.90,
         bc >= 0.90,
     );
     goals.row(vec![
@@ -359,6 +360,7 @@ pub(super) fn report_first_use(f: &FirstUse, summary: &mut Summary, problems: &m
         "first use during the flood ÷ unloaded (medians)",
         "≤ 2",
         ratio,
+        2.0,
         ratio <= 2.0,
     );
     summary.table(&goals);
@@ -465,6 +467,7 @@ pub(super) fn report_token(t: &Token, summary: &mut Summary, problems: &mut Vec<
         "token latency during the replay ÷ unloaded (medians)",
         "< 2",
         ratio,
+        2.0,
         ratio < 2.0,
     );
     summary.table(&goals);

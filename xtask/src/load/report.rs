@@ -84,14 +84,32 @@ impl Summary {
     }
 }
 
-/// A row of a goals table (`measure | goal | measured | met`) for a ratio.
-pub(super) fn goal_row(table: &mut Table, measure: &str, goal: &str, ratio: f64, met: bool) {
+/// A row of a goals table (`measure | goal | measured | met`) for a ratio judged against
+/// `threshold`.
+pub(super) fn goal_row(
+    table: &mut Table,
+    measure: &str,
+    goal: &str,
+    ratio: f64,
+    threshold: f64,
+    met: bool,
+) {
     table.row(vec![
         measure.to_owned(),
         goal.to_owned(),
-        self::ratio(ratio),
+        judged_ratio(ratio, threshold),
         met_text(met),
     ]);
+}
+
+/// [`ratio`], but with three decimals where two would print the threshold it is judged
+/// against: 0.897 beside a goal of 0.90 reads `0.897×`, not a `0.90×` that is not met.
+pub(super) fn judged_ratio(value: f64, threshold: f64) -> String {
+    if value != threshold && ratio(value) == ratio(threshold) {
+        format!("{value:.3}×")
+    } else {
+        ratio(value)
+    }
 }
 
 pub(super) fn met_text(met: bool) -> String {
@@ -186,6 +204,14 @@ pub(super) fn median_duration(values: &[Duration]) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_ratio_beside_its_threshold_shows_which_side_it_is_on() {
+        assert_eq!(judged_ratio(0.897, 0.90), "0.897×");
+        assert_eq!(judged_ratio(1.503, 1.5), "1.503×");
+        assert_eq!(judged_ratio(0.90, 0.90), "0.90×");
+        assert_eq!(judged_ratio(0.95, 0.90), "0.95×");
+    }
 
     #[test]
     fn tables_align_numeric_columns() {

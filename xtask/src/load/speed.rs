@@ -215,17 +215,24 @@ struct Ratios {
     of_medians: f64,
 }
 
-impl std::fmt::Display for Ratios {
-    /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Ratios {
+    /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`, the paired ratio as judged against
+    /// `threshold` ([`report::judged_ratio`]).
+    fn judged(&self, threshold: f64) -> String {
         let (lowest, highest) = self.rounds;
-        write!(
-            f,
+        format!(
             "{} (rounds {lowest:.2}–{}; medians: {})",
-            report::ratio(self.paired),
+            report::judged_ratio(self.paired, threshold),
             report::ratio(highest),
             report::ratio(self.of_medians)
         )
+    }
+}
+
+impl std::fmt::Display for Ratios {
+    /// [`Ratios::judged`] against no threshold.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.judged(f64::NAN))
     }
 }
 
@@ -340,7 +347,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
     goals.row(vec![
         "upstream ÷ keygate public, req/s (is the upstream fast enough?)".into(),
         "≥ 2 for a valid measurement".into(),
-        report::ratio(upstream_ratio),
+        report::judged_ratio(upstream_ratio, 2.0),
         report::met_text(upstream_ratio >= 2.0),
     ]);
     for target in [Target::Public, Target::ApiKey, Target::Jwt] {
@@ -355,7 +362,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         goals.row(vec![
             format!("{} ÷ {}, req/s", target.short(), baseline.short()),
             "≥ 0.90 (stretch ≥ 1.0)".into(),
-            ratios.to_string(),
+            ratios.judged(0.90),
             format!("{}{}", report::met_text(ratio >= 0.90), stretch),
         ]);
     }
@@ -413,7 +420,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         goals.row(vec![
             format!("{} ÷ keygate public, req/s", target.short()),
             "≥ 0.95".into(),
-            ratios.to_string(),
+            ratios.judged(0.95),
             report::met_text(ratios.paired >= 0.95),
         ]);
     }
@@ -423,7 +430,7 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         goals.row(vec![
             format!("{} p99 ÷ {} p99", target.short(), baseline.short()),
             "≤ 1.5".into(),
-            ratios.to_string(),
+            ratios.judged(1.5),
             report::met_text(ratios.paired <= 1.5),
         ]);
     }
@@ -474,6 +481,13 @@ mod tests {
         assert_eq!(
             ratios.to_string(),
             "0.90× (rounds 0.50–0.90×; medians: 0.63×)"
+        );
+        // Judged against 0.90 it is exactly the goal; against 0.9001 it would read as met.
+        assert_eq!(ratios.judged(0.90), ratios.to_string());
+        assert!(
+            ratios.judged(0.9001).starts_with("0.900× "),
+            "{}",
+            ratios.judged(0.9001)
         );
         // A round the baseline has no run in is left out.
         speed.runs.push((Target::ApiKey, run(5, 1.0)));
