@@ -4,7 +4,8 @@
 //! Part 1, speed against the right baselines ([`speed`], [`idle`]): nginx as the upstream (it
 //! must be at least twice as fast as the gateway), nginx as a plain reverse proxy (the
 //! baseline) and the hyper floor ([`floor`]), keygate on a public, a cached API-key and a
-//! cached JWT route, driven by wrk in interleaved rounds; keygate's memory under 10 000 idle keep-alive connections.
+//! cached JWT route, driven by wrk in interleaved rounds; keygate's memory under 10 000 idle
+//! keep-alive connections.
 //!
 //! Part 2, abuse budgets ([`abuse`], [`memory`]): valid traffic beside an unpaced flood of
 //! KDF-costing bad tokens on the same and on a separate keygate, the first use of a `phc` key
@@ -184,8 +185,9 @@ fn campaign(
         "wrk `-t1 -c{} -d{}s` from 127.0.0.1, targets interleaved in each round; medians over \
          the rounds, and each ratio against a baseline the median of its ratios within a round \
          (both runs of a pair are at most a minute apart), with the lowest and highest ratio of \
-         a round and the ratio of the medians beside it. The upstream is nginx answering `200 ok` (1 worker); the baseline is nginx \
-         as a plain reverse proxy of it (one worker per core, upstream keepalive 32), sent the \
+         a round and the ratio of the medians beside it. The upstream is nginx answering \
+         `200 ok` (1 worker); the baseline is nginx as a plain reverse proxy of it (one worker \
+         per core, upstream keepalive 32), sent the \
          same requests as each keygate route (none, the API key's, the JWT's `Authorization`), \
          so each route is compared with nginx proxying its own request; keygate \
          (`RUST_LOG=warn`) proxies to the same upstream. The hyper floor (`xtask/hyper-floor`) \

@@ -1,12 +1,13 @@
 //! Part 1: the gateway's speed against the right baselines. Interleaved rounds of wrk runs
 //! (upstream alone; nginx as a plain reverse proxy of the same requests keygate gets: without
 //! credentials, with the API key, with the JWT; the hyper floor with the API key; keygate on a
-//! public, a cached API-key, a cached managed-key and a cached JWT route), so a slow minute of the machine touches every target alike (every other
-//! round in reverse order). The tables show each target's median over rounds; a ratio against
-//! a baseline is the median of the ratios within each round (paired: both runs of a pair are a
-//! minute apart at most, where the machine's speed moves by a fifth between rounds), beside the
-//! lowest and highest ratio of a round and the ratio of the medians. The check that the
-//! upstream is fast enough is a ratio of the medians.
+//! public, a cached API-key, a cached managed-key and a cached JWT route), so a slow minute of
+//! the machine touches every target alike (every other round in reverse order). The tables
+//! show each target's median over rounds; a ratio against a baseline is the median of the
+//! ratios within each round (paired: both runs of a pair are a minute apart at most, where the
+//! machine's speed moves by a fifth between rounds), beside the lowest and highest ratio of a
+//! round and the ratio of the medians. The check that the upstream is fast enough is a ratio of
+//! the medians.
 //!
 //! Each keygate route is compared with nginx proxying the *same* request: a client sends its
 //! `Authorization` header whichever proxy is in front, and a plain proxy forwards it too (a JWT
