@@ -202,8 +202,7 @@ pub(super) fn report_budgets(b: &Budgets, summary: &mut Summary, problems: &mut 
         "(b) ÷ (c), valid req/s",
         "≥ 0.90",
         bc,
-        0.90,
-        bc >= 0.90,
+        report::Goal::AtLeast(0.90),
     );
     goals.row(vec![
         "(b) ÷ (a), valid req/s".into(),
@@ -360,8 +359,7 @@ pub(super) fn report_first_use(f: &FirstUse, summary: &mut Summary, problems: &m
         "first use during the flood ÷ unloaded (medians)",
         "≤ 2",
         ratio,
-        2.0,
-        ratio <= 2.0,
+        report::Goal::AtMost(2.0),
     );
     summary.table(&goals);
     for (_, probe) in f.unloaded.iter().chain(&f.loaded) {
@@ -467,8 +465,7 @@ pub(super) fn report_token(t: &Token, summary: &mut Summary, problems: &mut Vec<
         "token latency during the replay ÷ unloaded (medians)",
         "< 2",
         ratio,
-        2.0,
-        ratio < 2.0,
+        report::Goal::Below(2.0),
     );
     summary.table(&goals);
     let refused = t

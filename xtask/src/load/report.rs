@@ -84,32 +84,51 @@ impl Summary {
     }
 }
 
-/// A row of a goals table (`measure | goal | measured | met`) for a ratio judged against
-/// `threshold`.
-pub(super) fn goal_row(
-    table: &mut Table,
-    measure: &str,
-    goal: &str,
-    ratio: f64,
-    threshold: f64,
-    met: bool,
-) {
-    table.row(vec![
-        measure.to_owned(),
-        goal.to_owned(),
-        judged_ratio(ratio, threshold),
-        met_text(met),
-    ]);
+/// A goal for a ratio: its threshold and which side of it is met.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Goal {
+    AtLeast(f64),
+    AtMost(f64),
+    Below(f64),
 }
 
-/// [`ratio`], but with three decimals where two would print the threshold it is judged
-/// against: 0.897 beside a goal of 0.90 reads `0.897×`, not a `0.90×` that is not met.
-pub(super) fn judged_ratio(value: f64, threshold: f64) -> String {
-    if value != threshold && ratio(value) == ratio(threshold) {
-        format!("{value:.3}×")
-    } else {
-        ratio(value)
+impl Goal {
+    pub(super) fn met(self, value: f64) -> bool {
+        match self {
+            Goal::AtLeast(threshold) => value >= threshold,
+            Goal::AtMost(threshold) => value <= threshold,
+            Goal::Below(threshold) => value < threshold,
+        }
     }
+
+    fn threshold(self) -> f64 {
+        match self {
+            Goal::AtLeast(threshold) | Goal::AtMost(threshold) | Goal::Below(threshold) => {
+                threshold
+            }
+        }
+    }
+
+    /// [`ratio`], but with three decimals where two would print the threshold: 0.897 beside a
+    /// goal of 0.90 reads `0.897×`, not a `0.90×` that is not met.
+    pub(super) fn ratio(self, value: f64) -> String {
+        let threshold = self.threshold();
+        if value != threshold && ratio(value) == ratio(threshold) {
+            format!("{value:.3}×")
+        } else {
+            ratio(value)
+        }
+    }
+}
+
+/// A row of a goals table (`measure | goal | measured | met`) for a ratio judged by `goal`.
+pub(super) fn goal_row(table: &mut Table, measure: &str, goal_text: &str, ratio: f64, goal: Goal) {
+    table.row(vec![
+        measure.to_owned(),
+        goal_text.to_owned(),
+        goal.ratio(ratio),
+        met_text(goal.met(ratio)),
+    ]);
 }
 
 pub(super) fn met_text(met: bool) -> String {
@@ -207,10 +226,12 @@ mod tests {
 
     #[test]
     fn a_ratio_beside_its_threshold_shows_which_side_it_is_on() {
-        assert_eq!(judged_ratio(0.897, 0.90), "0.897×");
-        assert_eq!(judged_ratio(1.503, 1.5), "1.503×");
-        assert_eq!(judged_ratio(0.90, 0.90), "0.90×");
-        assert_eq!(judged_ratio(0.95, 0.90), "0.95×");
+        assert_eq!(Goal::AtLeast(0.90).ratio(0.897), "0.897×");
+        assert_eq!(Goal::AtMost(1.5).ratio(1.503), "1.503×");
+        assert_eq!(Goal::AtLeast(0.90).ratio(0.90), "0.90×");
+        assert_eq!(Goal::AtLeast(0.90).ratio(0.95), "0.95×");
+        assert!(!Goal::AtLeast(0.90).met(0.897) && Goal::AtLeast(0.90).met(0.90));
+        assert!(Goal::AtMost(2.0).met(2.0) && !Goal::Below(2.0).met(2.0));
     }
 
     #[test]

@@ -20,7 +20,7 @@ use anyhow::Result;
 use super::Env;
 use super::gateway::Gateway;
 use super::process;
-use super::report::{self, Summary, Table};
+use super::report::{self, Goal, Summary, Table};
 use super::wrk::{self, WrkResult};
 
 /// One measured target.
@@ -217,23 +217,31 @@ struct Ratios {
 }
 
 impl Ratios {
-    /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`, the paired ratio as judged against
-    /// `threshold` ([`report::judged_ratio`]).
-    fn judged(&self, threshold: f64) -> String {
+    /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`, the paired ratio printed as `goal` judges
+    /// it ([`Goal::ratio`]) when there is one.
+    fn text(&self, goal: Option<Goal>) -> String {
         let (lowest, highest) = self.rounds;
         format!(
             "{} (rounds {lowest:.2}–{}; medians: {})",
-            report::judged_ratio(self.paired, threshold),
+            goal.map_or_else(|| report::ratio(self.paired), |g| g.ratio(self.paired)),
             report::ratio(highest),
             report::ratio(self.of_medians)
+        )
+    }
+
+    /// The `measured | met` cells of a goal judged by the paired ratio.
+    fn judged(&self, goal: Goal) -> (String, String) {
+        (
+            self.text(Some(goal)),
+            report::met_text(goal.met(self.paired)),
         )
     }
 }
 
 impl std::fmt::Display for Ratios {
-    /// [`Ratios::judged`] against no threshold.
+    /// [`Ratios::text`] without a goal.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.judged(f64::NAN))
+        f.write_str(&self.text(None))
     }
 }
 
@@ -345,26 +353,27 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
     let rate = |t| speed.median_rate(t);
     let mut goals = Table::new(&["measure", "goal", ">measured", "met"]);
     let upstream_ratio = report::divide(rate(Target::Upstream), rate(Target::Public));
-    goals.row(vec![
-        "upstream ÷ keygate public, req/s (is the upstream fast enough?)".into(),
-        "≥ 2 for a valid measurement".into(),
-        report::judged_ratio(upstream_ratio, 2.0),
-        report::met_text(upstream_ratio >= 2.0),
-    ]);
+    report::goal_row(
+        &mut goals,
+        "upstream ÷ keygate public, req/s (is the upstream fast enough?)",
+        "≥ 2 for a valid measurement",
+        upstream_ratio,
+        Goal::AtLeast(2.0),
+    );
     for target in [Target::Public, Target::ApiKey, Target::Jwt] {
         let baseline = target.baseline();
         let ratios = speed.ratios(target, baseline, rate_of);
-        let ratio = ratios.paired;
-        let stretch = if ratio >= 1.0 {
+        let stretch = if Goal::AtLeast(1.0).met(ratios.paired) {
             "; stretch met"
         } else {
             "; stretch not met"
         };
+        let (measured, met) = ratios.judged(Goal::AtLeast(0.90));
         goals.row(vec![
             format!("{} ÷ {}, req/s", target.short(), baseline.short()),
             "≥ 0.90 (stretch ≥ 1.0)".into(),
-            ratios.judged(0.90),
-            format!("{}{}", report::met_text(ratio >= 0.90), stretch),
+            measured,
+            format!("{met}{stretch}"),
         ]);
     }
     for target in [Target::ApiKey, Target::Jwt] {
@@ -417,22 +426,26 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
         ]);
     }
     for target in [Target::ApiKey, Target::Jwt] {
-        let ratios = speed.ratios(target, Target::Public, rate_of);
+        let (measured, met) = speed
+            .ratios(target, Target::Public, rate_of)
+            .judged(Goal::AtLeast(0.95));
         goals.row(vec![
             format!("{} ÷ keygate public, req/s", target.short()),
             "≥ 0.95".into(),
-            ratios.judged(0.95),
-            report::met_text(ratios.paired >= 0.95),
+            measured,
+            met,
         ]);
     }
     for target in [Target::Public, Target::ApiKey, Target::Jwt] {
         let baseline = target.baseline();
-        let ratios = speed.ratios(target, baseline, p99_of);
+        let (measured, met) = speed
+            .ratios(target, baseline, p99_of)
+            .judged(Goal::AtMost(1.5));
         goals.row(vec![
             format!("{} p99 ÷ {} p99", target.short(), baseline.short()),
             "≤ 1.5".into(),
-            ratios.judged(1.5),
-            report::met_text(ratios.paired <= 1.5),
+            measured,
+            met,
         ]);
     }
     summary.table(&goals);
@@ -483,13 +496,13 @@ mod tests {
             ratios.to_string(),
             "0.90× (rounds 0.50–0.90×; medians: 0.63×)"
         );
-        // Judged against 0.90 it is exactly the goal; against 0.9001 it would read as met.
-        assert_eq!(ratios.judged(0.90), ratios.to_string());
-        assert!(
-            ratios.judged(0.9001).starts_with("0.900× "),
-            "{}",
-            ratios.judged(0.9001)
-        );
+        // Against a goal of 0.90 it is exactly the goal, and met; against 0.9001 it is below
+        // it, and three decimals show that.
+        let goal = Goal::AtLeast(0.90);
+        assert_eq!(ratios.judged(goal), (ratios.to_string(), "met".to_owned()));
+        let (measured, met) = ratios.judged(Goal::AtLeast(0.9001));
+        assert!(measured.starts_with("0.900× "), "{measured}");
+        assert_eq!(met, "**not met**");
         // A round the baseline has no run in is left out.
         speed.runs.push((Target::ApiKey, run(5, 1.0)));
         let ratios = speed.ratios(Target::ApiKey, Target::ProxyApiKey, rate_of);
