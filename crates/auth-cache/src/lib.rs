@@ -1,6 +1,7 @@
 //! What a server spends on verifying credentials, and what it keeps (reference §10).
 //!
-//! - [`verify`]: the verification cache, keyed by SHA-256 of the token.
+//! - [`verify`]: the verification cache, keyed by a keyed digest of the token (SipHash-2-4,
+//!   128 bits, a random key per cache), never the token.
 //! - [`pool`]: the bounded pool key derivations run on, off the async reactor.
 //! - [`budget`]: failure budgets — what a client may make the server spend on wrong credentials.
 //! - [`client`]: who is charged for that work.

@@ -1,8 +1,9 @@
 //! The server's verification cache (reference §10).
 //!
 //! Outcomes of policy steps ([`Outcome`], exactly what a
-//! [`Verifier`](auth_core::policy::Verifier) step returns) are cached by SHA-256 of the token,
-//! never the token itself:
+//! [`Verifier`](auth_core::policy::Verifier) step returns) are cached by a keyed digest of the
+//! token (SipHash-2-4, 128 bits, under a key each cache draws from the OS; why that suffices is
+//! in `verify/digest.rs`), never the token itself:
 //!
 //! | outcome                    | kept for                                  |
 //! |----------------------------|-------------------------------------------|
@@ -39,6 +40,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod digest;
 mod expiry;
 mod settings;
 mod stats;
@@ -52,9 +54,9 @@ use std::time::Instant;
 
 use auth_core::policy::{RouteClass, Step, StepOutcome};
 use quick_cache::{Lifecycle, UnitWeighter};
-use sha2::{Digest, Sha256};
 
 use crate::clock::{Clock, SystemClock};
+use digest::TokenDigester;
 
 pub use settings::CacheSettings;
 pub use stats::{StatsSnapshot, VerifyStats};
@@ -140,7 +142,7 @@ pub struct Verified {
     pub from_cache: bool,
 }
 
-/// What a cache entry is keyed by: never the token, only its digest.
+/// What a cache entry is keyed by: never the token, only its keyed digest.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct CacheKey {
     generation: u64,
@@ -149,11 +151,11 @@ struct CacheKey {
     step: u8,
     /// The class for API-key steps; [`RouteClass::Public`] for steps that do not depend on it.
     class: RouteClass,
-    digest: [u8; 32],
+    digest: u128,
 }
 
 impl CacheKey {
-    fn new(lookup: &Lookup<'_>) -> Self {
+    fn new(lookup: &Lookup<'_>, digester: &TokenDigester) -> Self {
         let Lookup {
             generation,
             key_version,
@@ -174,17 +176,16 @@ impl CacheKey {
             key_version,
             step,
             class,
-            digest: Sha256::digest(token.as_bytes()).into(),
+            digest: digester.digest(token),
         }
     }
 }
 
 impl Hash for CacheKey {
     /// The digest is already uniformly distributed and cannot be steered by a client (that
-    /// would take SHA-256 preimages), so its first 8 bytes serve as the hash without rehashing.
+    /// would take the cache's secret key), so its low 64 bits serve as the hash without
+    /// rehashing.
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let mut head = [0u8; 8];
-        head.copy_from_slice(self.digest.get(..8).unwrap_or(&[0; 8]));
         let class = match self.class {
             RouteClass::Ingest => 1,
             RouteClass::Consumption => 2,
@@ -194,7 +195,9 @@ impl Hash for CacheKey {
         let tag = (u64::from(self.step) << 4 | class)
             .wrapping_add(self.generation << 8)
             .wrapping_add(self.key_version.rotate_left(32));
-        state.write_u64(u64::from_le_bytes(head) ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        // Truncation is the point: the low half of the digest.
+        let head = self.digest as u64;
+        state.write_u64(head ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15));
     }
 }
 
@@ -255,6 +258,7 @@ type Entries =
 /// single-flight computation and lock-free statistics.
 pub struct VerificationCache {
     entries: Entries,
+    digester: TokenDigester,
     expiry: expiry::OutcomeExpiry,
     generation: AtomicU64,
     stats: Arc<VerifyStats>,
@@ -305,6 +309,7 @@ impl VerificationCache {
         );
         Self {
             entries,
+            digester: TokenDigester::random(),
             expiry: expiry::OutcomeExpiry::new(&settings, clock),
             generation: AtomicU64::new(0),
             stats,
@@ -365,7 +370,7 @@ impl VerificationCache {
         Fut: Future<Output = Result<Outcome, E>>,
         E: Send + Sync + 'static,
     {
-        let key = CacheKey::new(&lookup);
+        let key = CacheKey::new(&lookup, &self.digester);
         // A plain read first: the hit path never builds the single-flight machinery, and the
         // miss path is boxed so that the futures awaiting this one stay small to move.
         if let Some(entry) = self.live(&key) {
@@ -383,7 +388,7 @@ impl VerificationCache {
         lookup: Lookup<'_>,
         accept: impl FnOnce(&Outcome) -> bool,
     ) -> Option<Verified> {
-        let entry = self.live(&CacheKey::new(&lookup))?;
+        let entry = self.live(&CacheKey::new(&lookup, &self.digester))?;
         accept(&entry.outcome).then(|| self.hit(entry))
     }
 

@@ -21,8 +21,9 @@
 //!   `/admin/reload`; `prometheus` — [`install_prometheus_recorder`] and [`metrics_router`].
 //!
 //! # Costs
-//! Verification results are cached by SHA-256 of the token (API-key successes 5 min, JWTs until
-//! `exp`, failures 10 s, 10 000 entries), so a repeated credential costs a hash and a lookup.
+//! Verification results are cached by a keyed digest of the token (API-key successes 5 min,
+//! JWTs until `exp`, failures 10 s, 10 000 entries), so a repeated credential costs a hash and a
+//! lookup.
 //! JWTs are verified inline; PBKDF2 runs on a bounded pool of blocking threads, and a request
 //! that would need it while its queue is full gets 503 with `Retry-After` (cached credentials
 //! keep working).
