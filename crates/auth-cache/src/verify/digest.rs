@@ -9,7 +9,8 @@
 //! - Two different tokens that are both presented collide by chance with probability about
 //!   `n² / 2¹²⁹` among `n` entries: never, at any cache size.
 //! - A dump of the process's memory yields the key and the digests. From those a token is found
-//!   only by guessing it, as with an unkeyed hash; tokens carry 128 or 256 random bits.
+//!   only by guessing it, as with an unkeyed hash (the tokens keygate generates carry 128 or
+//!   256 random bits).
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
