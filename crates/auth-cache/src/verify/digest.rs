@@ -19,7 +19,6 @@ use std::hash::BuildHasher;
 use siphasher::sip128::SipHasher24;
 
 /// Digests tokens under one random key; `Debug` never shows the key.
-#[derive(Clone)]
 pub(super) struct TokenDigester {
     keyed: SipHasher24,
 }
