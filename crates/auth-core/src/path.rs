@@ -64,13 +64,68 @@ pub enum PathError {
 /// # Errors
 /// [`PathError`] for a path that cannot be normalised safely.
 pub fn normalize(path: &str) -> Result<Cow<'_, str>, PathError> {
+    normalize_scanned(path).map(|(normal, _)| normal)
+}
+
+/// [`normalize`], with the [`Scan`] of the normal form it returns (for route classification,
+/// which looks for the same bytes).
+pub(crate) fn normalize_scanned(path: &str) -> Result<(Cow<'_, str>, Scan), PathError> {
     if !path.starts_with('/') {
         return Err(PathError::NotAPath);
     }
-    let decoded = decode_unreserved(path)?;
-    match resolve_segments(&decoded)? {
-        Some(resolved) => Ok(Cow::Owned(resolved)),
-        None => Ok(decoded),
+    let scan = Scan::of(path.as_bytes());
+    let decoded = decode_unreserved(path, scan)?;
+    let decoded_scan = match &decoded {
+        Cow::Borrowed(_) => scan,
+        Cow::Owned(decoded) => Scan::of(decoded.as_bytes()),
+    };
+    match resolve_segments(&decoded, decoded_scan)? {
+        Some(resolved) => {
+            let scan = Scan::of(resolved.as_bytes());
+            Ok((Cow::Owned(resolved), scan))
+        }
+        None => Ok((decoded, decoded_scan)),
+    }
+}
+
+/// Which kinds of byte a path holds, found in one pass: most paths hold none of them, and then
+/// the checks that look for each kind are skipped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scan(u8);
+
+impl Scan {
+    /// A byte [`refused_byte`] refuses.
+    const REFUSED: u8 = 1;
+    const PERCENT: u8 = 1 << 1;
+    const SEMICOLON: u8 = 1 << 2;
+    const UPPER_CASE: u8 = 1 << 3;
+    const DOT: u8 = 1 << 4;
+    /// `//`: an empty segment with another after it.
+    const DOUBLE_SLASH: u8 = 1 << 5;
+
+    pub(crate) fn of(bytes: &[u8]) -> Self {
+        let (mut found, mut after_slash) = (0u8, false);
+        for &byte in bytes {
+            found |= BYTE_KINDS.get(usize::from(byte)).copied().unwrap_or(0);
+            let slash = byte == b'/';
+            if slash && after_slash {
+                found |= Self::DOUBLE_SLASH;
+            }
+            after_slash = slash;
+        }
+        Self(found)
+    }
+
+    fn has(self, kinds: u8) -> bool {
+        self.0 & kinds != 0
+    }
+
+    pub(crate) fn has_semicolon(self) -> bool {
+        self.has(Self::SEMICOLON)
+    }
+
+    pub(crate) fn has_upper_case(self) -> bool {
+        self.has(Self::UPPER_CASE)
     }
 }
 
@@ -81,12 +136,15 @@ pub(crate) fn is_unreserved(byte: u8) -> bool {
 
 /// Decodes `%XX` of unreserved characters, upper-cases the hex of the others, and refuses the
 /// characters no upstream agrees on.
-fn decode_unreserved(path: &str) -> Result<Cow<'_, str>, PathError> {
+fn decode_unreserved(path: &str, scan: Scan) -> Result<Cow<'_, str>, PathError> {
     let bytes = path.as_bytes();
-    for &byte in bytes {
-        check_raw(byte)?;
+    if scan.has(Scan::REFUSED) {
+        // The first refused byte names the error.
+        if let Some(error) = bytes.iter().find_map(|&byte| refused_byte(byte)) {
+            return Err(error);
+        }
     }
-    if !bytes.contains(&b'%') {
+    if !scan.has(Scan::PERCENT) {
         return Ok(Cow::Borrowed(path));
     }
     let mut out: Vec<u8> = Vec::with_capacity(bytes.len());
@@ -129,12 +187,39 @@ fn decode_unreserved(path: &str) -> Result<Cow<'_, str>, PathError> {
         .map_err(|_| PathError::BadPercentEncoding)
 }
 
-fn check_raw(byte: u8) -> Result<(), PathError> {
+/// The [`Scan`] kind of every byte (one table lookup per byte of every request path).
+static BYTE_KINDS: [u8; 256] = byte_kinds();
+
+#[allow(
+    clippy::indexing_slicing,
+    reason = "the index runs over 0..256, the table's length"
+)]
+const fn byte_kinds() -> [u8; 256] {
+    let mut kinds = [0; 256];
+    let mut index = 0;
+    while index < kinds.len() {
+        #[allow(clippy::cast_possible_truncation, reason = "the index is below 256")]
+        let byte = index as u8;
+        kinds[index] = match byte {
+            b'%' => Scan::PERCENT,
+            b';' => Scan::SEMICOLON,
+            b'.' => Scan::DOT,
+            b'A'..=b'Z' => Scan::UPPER_CASE,
+            _ if refused_byte(byte).is_some() => Scan::REFUSED,
+            _ => 0,
+        };
+        index += 1;
+    }
+    kinds
+}
+
+/// Why `byte` may not appear raw in a path, if it may not.
+const fn refused_byte(byte: u8) -> Option<PathError> {
     match byte {
-        b'\\' => Err(PathError::Backslash),
-        b'?' | b'#' => Err(PathError::QueryInPath),
-        0x00..=0x1F | 0x7F => Err(PathError::ControlCharacter),
-        _ => Ok(()),
+        b'\\' => Some(PathError::Backslash),
+        b'?' | b'#' => Some(PathError::QueryInPath),
+        0x00..=0x1F | 0x7F => Some(PathError::ControlCharacter),
+        _ => None,
     }
 }
 
@@ -194,9 +279,10 @@ fn segments_resolved(body: &[u8]) -> bool {
 
 /// Resolves dot segments and merges empty ones; `None` when `path` (which starts with `/`) is
 /// already in that form.
-fn resolve_segments(path: &str) -> Result<Option<String>, PathError> {
+fn resolve_segments(path: &str, scan: Scan) -> Result<Option<String>, PathError> {
     let body = path.get(1..).unwrap_or_default();
-    if segments_resolved(body.as_bytes()) {
+    // Without a `.` there is no dot segment, and without `//` no empty one but the last.
+    if !scan.has(Scan::DOT | Scan::DOUBLE_SLASH) || segments_resolved(body.as_bytes()) {
         return Ok(None);
     }
     let mut kept: Vec<&str> = Vec::new();
@@ -343,6 +429,20 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn the_scan_finds_each_kind_of_byte(path in "[/.;%aA?#\\\\\u{0}\u{1f}\u{7f}é]{0,12}") {
+            let (scan, bytes) = (Scan::of(path.as_bytes()), path.as_bytes());
+            proptest::prop_assert_eq!(scan.has(Scan::PERCENT), bytes.contains(&b'%'));
+            proptest::prop_assert_eq!(scan.has_semicolon(), bytes.contains(&b';'));
+            proptest::prop_assert_eq!(scan.has(Scan::DOT), bytes.contains(&b'.'));
+            proptest::prop_assert_eq!(scan.has_upper_case(), bytes.iter().any(u8::is_ascii_uppercase));
+            proptest::prop_assert_eq!(
+                scan.has(Scan::REFUSED),
+                bytes.iter().any(|&byte| refused_byte(byte).is_some())
+            );
+            proptest::prop_assert_eq!(scan.has(Scan::DOUBLE_SLASH), path.contains("//"));
+        }
+
         #[test]
         fn the_one_pass_check_agrees_with_splitting(body in "[/.;a]{0,12}") {
             proptest::prop_assert_eq!(segments_resolved(body.as_bytes()), resolved_by_split(&body));

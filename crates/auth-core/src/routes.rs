@@ -13,7 +13,7 @@
 
 use std::fmt;
 
-use crate::path::{PathError, is_unreserved, normalize};
+use crate::path::{PathError, Scan, is_unreserved, normalize_scanned};
 use crate::policy::RouteClass;
 
 /// One `prefix → class` rule.
@@ -173,8 +173,8 @@ impl RouteRules {
     /// [`PathError`] when the path cannot be normalised safely, or when its class depends on
     /// how an upstream reads letter case or `;` parameters ([`PathError::AmbiguousClass`]).
     pub fn classify(&self, path: &str) -> Result<RouteClass, PathError> {
-        let normal = normalize(path)?;
-        self.classify_normal(&normal)
+        let (normal, scan) = normalize_scanned(path)?;
+        self.classify_scanned(&normal, scan)
     }
 
     /// [`RouteRules::classify`] for a path already in normal form.
@@ -182,9 +182,14 @@ impl RouteRules {
     /// # Errors
     /// [`PathError::AmbiguousClass`] as for [`RouteRules::classify`].
     pub fn classify_normal(&self, normal: &str) -> Result<RouteClass, PathError> {
+        self.classify_scanned(normal, Scan::of(normal.as_bytes()))
+    }
+
+    /// [`RouteRules::classify_normal`] of a path whose [`Scan`] is known.
+    fn classify_scanned(&self, normal: &str, scan: Scan) -> Result<RouteClass, PathError> {
         let exact = self.lookup(normal, View::EXACT);
-        let folded = self.upper_case_prefix || normal.bytes().any(|b| b.is_ascii_uppercase());
-        let stripped = normal.contains(';');
+        let folded = self.upper_case_prefix || scan.has_upper_case();
+        let stripped = scan.has_semicolon();
         let views = [
             (folded, View::FOLDED),
             (stripped, View::STRIPPED),
@@ -233,6 +238,36 @@ impl View {
 }
 
 fn matches(prefix: &[String], normal: &str, view: View) -> bool {
+    if view.strip_parameters {
+        return matches_split(prefix, normal, view);
+    }
+    // Without `;` parameters to strip, a segment is a run of bytes between `/`s, and each one
+    // is compared in place; this is `matches_split`'s reading (a test holds them equal) without
+    // an iterator over the segments, for the lookup every request makes.
+    let mut rest = normal.as_bytes().get(1..).unwrap_or_default();
+    prefix.iter().all(|expected| {
+        // Empty segments are skipped, as `matches_split` filters them out.
+        while let Some((b'/', tail)) = rest.split_first() {
+            rest = tail;
+        }
+        let expected = expected.as_bytes();
+        let Some((head, tail)) = rest.split_at_checked(expected.len()) else {
+            return false;
+        };
+        let same = if view.fold_case {
+            head.eq_ignore_ascii_case(expected)
+        } else {
+            head == expected
+        };
+        rest = tail;
+        // A prefix segment holds no `/`, so `head` is the whole segment when `/` or the end
+        // follows it.
+        same && matches!(tail.first(), None | Some(b'/'))
+    })
+}
+
+/// Whether `normal` starts with the `prefix` segments, read through `view`.
+fn matches_split(prefix: &[String], normal: &str, view: View) -> bool {
     let body = normal.get(1..).unwrap_or_default();
     let mut segments = body
         .split('/')
@@ -262,6 +297,30 @@ mod tests {
 
     fn rule(prefix: &str, class: RouteClass) -> RouteRule {
         RouteRule::new(prefix, class).unwrap()
+    }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #[test]
+        fn matching_in_place_reads_segments_as_splitting_does(
+            path in proptest::collection::vec(
+                proptest::sample::select(vec!["/", "api", "Api", "ap", "x", "a", ";", "é"]),
+                0..8,
+            ).prop_map(|pieces: Vec<&str>| pieces.concat()),
+            prefix in proptest::sample::select(vec![
+                vec!["api"], vec!["API"], vec!["a"], vec!["api", "x"], vec!["x", "a", "x"],
+            ]),
+        ) {
+            let prefix: Vec<String> = prefix.into_iter().map(str::to_owned).collect();
+            for view in [View::EXACT, View::FOLDED] {
+                proptest::prop_assert_eq!(
+                    matches(&prefix, &path, view),
+                    matches_split(&prefix, &path, view),
+                    "{:?} under {:?}, fold_case {}", path, prefix, view.fold_case
+                );
+            }
+        }
     }
 
     #[test]
