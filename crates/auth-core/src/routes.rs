@@ -293,13 +293,13 @@ fn matches_split(prefix: &[String], normal: &str, view: View) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use proptest::strategy::Strategy as _;
+
     use super::*;
 
     fn rule(prefix: &str, class: RouteClass) -> RouteRule {
         RouteRule::new(prefix, class).unwrap()
     }
-
-    use proptest::strategy::Strategy as _;
 
     proptest::proptest! {
         #[test]
