@@ -135,7 +135,7 @@ impl Counts {
         *self.statuses.entry(status).or_insert(0) += 1;
     }
 
-    fn merge(&mut self, other: &Counts) {
+    pub(super) fn merge(&mut self, other: &Counts) {
         for (status, count) in &other.statuses {
             *self.statuses.entry(*status).or_insert(0) += count;
         }
@@ -305,6 +305,193 @@ pub(super) fn sequential(
         }
         Ok(timed)
     })
+}
+
+/// Paced traffic, the same offered load for every server it is pointed at: `connections`
+/// keep-alive connections from `source`, `rate` requests a second in all, for `duration`.
+/// Each connection has its own schedule (one request every `connections / rate`, the
+/// connections' schedules spread evenly over that interval) and sends when a request is due.
+///
+/// A request is timed from its send, unless the server held it up: then it is sent at once and
+/// timed from when it would have gone out, so a server that stalls is charged for every request it held up,
+/// not only for the ones in flight (the coordinated omission a closed-loop driver such as wrk
+/// has). The timer's lateness (tokio's timer wheel wakes on whole milliseconds) is the
+/// generator's own and never charged ([`Schedule`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Paced {
+    pub(super) target: SocketAddr,
+    pub(super) source: IpAddr,
+    pub(super) connections: usize,
+    pub(super) rate: f64,
+    pub(super) duration: Duration,
+}
+
+/// What a paced run measured.
+#[derive(Debug, Clone, Default)]
+pub(super) struct PacedRun {
+    /// Every response's latency, in ascending order.
+    pub(super) latencies: Vec<Duration>,
+    pub(super) counts: Counts,
+    /// Requests the server held up: their connection still waited for the previous response
+    /// when they would have gone out.
+    pub(super) held_up: u64,
+}
+
+impl PacedRun {
+    /// The latency below which a share `quantile` (0–1) of the responses came: the nearest-rank
+    /// percentile; zero when there was no response.
+    pub(super) fn quantile(&self, quantile: f64) -> Duration {
+        let count = self.latencies.len();
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "a rank between 1 and the count, which is far below 2^52"
+        )]
+        let rank = (quantile.clamp(0.0, 1.0) * count_f64(count as u64)).ceil() as usize;
+        self.latencies
+            .get(rank.clamp(1, count.max(1)) - 1)
+            .copied()
+            .unwrap_or_default()
+    }
+}
+
+/// Runs `paced` (blocking), sending `request` each time. The connections are opened before
+/// the clock starts.
+pub(super) fn paced(paced: Paced, request: &[u8]) -> Result<PacedRun> {
+    if paced.connections == 0 || !paced.rate.is_finite() || paced.rate <= 0.0 {
+        bail!("a paced run needs connections and a positive rate");
+    }
+    runtime()?.block_on(async {
+        let mut conns = Vec::with_capacity(paced.connections);
+        for _ in 0..paced.connections {
+            conns.push(Conn::open(paced.source, paced.target).await?);
+        }
+        let interval = Duration::from_secs_f64(count_f64(paced.connections as u64) / paced.rate);
+        let started = Instant::now();
+        let deadline = started + paced.duration;
+        let request: Arc<[u8]> = request.into();
+        let mut workers = JoinSet::new();
+        for (index, conn) in conns.into_iter().enumerate() {
+            let request = Arc::clone(&request);
+            let first = started
+                + interval.mul_f64(count_f64(index as u64) / count_f64(paced.connections as u64));
+            workers.spawn(paced_connection(
+                conn, paced, request, first, interval, deadline,
+            ));
+        }
+        let mut total = PacedRun::default();
+        while let Some(joined) = workers.join_next().await {
+            let run = joined.context("a paced connection panicked")?;
+            total.latencies.extend(run.latencies);
+            total.counts.merge(&run.counts);
+            total.held_up += run.held_up;
+        }
+        total.latencies.sort_unstable();
+        total.counts.elapsed = started.elapsed();
+        Ok(total)
+    })
+}
+
+/// One connection's schedule in a paced run: when its requests are due, and what each is timed
+/// from.
+///
+/// A request the connection could not send when it was due (it still waited for the previous
+/// response) was held up by the server, unless the wait was the generator's: the previous
+/// request went out late because the timer woke late, so its response came late too. That
+/// lateness is carried to the next request's due time; only a wait past it is the server's.
+#[derive(Debug, Clone, Copy)]
+struct Schedule {
+    due: Instant,
+    interval: Duration,
+    /// How late the generator sent the request before, by its own timer.
+    lateness: Duration,
+}
+
+/// What to do with the next request of a [`Schedule`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    /// The server held it up: send it now, timed from this instant (when it was due).
+    HeldUp(Instant),
+    /// Send it at this instant (now, if that has passed) and time it from its send.
+    At(Instant),
+}
+
+impl Schedule {
+    fn new(first: Instant, interval: Duration) -> Self {
+        Self {
+            due: first,
+            interval,
+            lateness: Duration::ZERO,
+        }
+    }
+
+    /// The next request, decided at `now` (the previous response has just come); moves the
+    /// schedule on by one interval.
+    fn next(&mut self, now: Instant) -> Next {
+        let due = self.due;
+        self.due += self.interval;
+        let would_have_sent = due + self.lateness;
+        if now > would_have_sent {
+            Next::HeldUp(would_have_sent)
+        } else {
+            Next::At(due)
+        }
+    }
+
+    /// Records that a request of [`Next::At`] `due` went out at `sent`.
+    fn sent(&mut self, due: Instant, sent: Instant) {
+        self.lateness = sent.saturating_duration_since(due);
+    }
+}
+
+/// One connection of a paced run: sends on its schedule from `first`, every `interval`, until
+/// `deadline`; reopens the connection when the server closes it or an exchange fails.
+async fn paced_connection(
+    conn: Conn,
+    paced: Paced,
+    request: Arc<[u8]>,
+    first: Instant,
+    interval: Duration,
+    deadline: Instant,
+) -> PacedRun {
+    let mut run = PacedRun::default();
+    let mut conn = Some(conn);
+    let mut schedule = Schedule::new(first, interval);
+    while schedule.due < deadline {
+        let timed_from = match schedule.next(Instant::now()) {
+            Next::HeldUp(due) => {
+                run.held_up += 1;
+                due
+            }
+            Next::At(due) => {
+                tokio::time::sleep_until(due.into()).await;
+                let sent = Instant::now();
+                schedule.sent(due, sent);
+                sent
+            }
+        };
+        let mut open = match conn.take() {
+            Some(open) => open,
+            None => match Conn::open(paced.source, paced.target).await {
+                Ok(open) => open,
+                Err(_) => {
+                    run.counts.errors += 1;
+                    continue;
+                }
+            },
+        };
+        match open.exchange(&request).await {
+            Ok(reply) => {
+                run.latencies.push(timed_from.elapsed());
+                run.counts.record(reply.status);
+                if !reply.close {
+                    conn = Some(open);
+                }
+            }
+            Err(_) => run.counts.errors += 1,
+        }
+    }
+    run
 }
 
 /// Many sources, a fixed number of requests each: `connections` workers take the next source,
@@ -528,6 +715,109 @@ mod tests {
             254 * 255
         );
         assert!(loopback_addresses(0, 1, 254 * 255 + 1).is_err());
+    }
+
+    /// A server on 127.0.0.1 answering `200` to requests on one connection, the `stall_at`-th
+    /// (from 0) only after `stall`.
+    fn stalling_server(stall_at: usize, stall: Duration) -> SocketAddr {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let (mut pending, mut served) = (Vec::new(), 0);
+            let mut chunk = [0u8; 1024];
+            while let Ok(read) = stream.read(&mut chunk) {
+                if read == 0 {
+                    return;
+                }
+                pending.extend_from_slice(&chunk[..read]);
+                while let Some(end) = pending.windows(4).position(|w| w == b"\r\n\r\n") {
+                    pending.drain(..end + 4);
+                    if served == stall_at {
+                        std::thread::sleep(stall);
+                    }
+                    served += 1;
+                    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+                    if stream.write_all(reply).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        addr
+    }
+
+    #[test]
+    fn a_paced_run_charges_a_stall_to_every_request_it_held_up() {
+        // One connection, a request every 5 ms for 400 ms; the 10th response comes 100 ms late.
+        let stall = Duration::from_millis(100);
+        let target = stalling_server(10, stall);
+        let paced = Paced {
+            target,
+            source: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            connections: 1,
+            rate: 200.0,
+            duration: Duration::from_millis(400),
+        };
+        let run = super::paced(paced, &http::get("/", target, None)).unwrap();
+        assert_eq!(run.counts.errors, 0);
+        assert_eq!(run.counts.with(|s| s == 200), run.counts.responses());
+        // The schedule was kept: 80 requests, although 20 of them fell in the stall.
+        assert_eq!(run.latencies.len(), 80);
+        // About 20 requests fell due during the stall and were sent late; each is timed from
+        // when it was due, so their latencies step down from the stall's length. A closed-loop
+        // driver would record one slow request.
+        assert!(run.held_up >= 15, "{} held up", run.held_up);
+        let slow = run.latencies.iter().filter(|l| **l >= stall / 2).count();
+        // (11 on a quiet machine; more if it is slow.)
+        assert!((8..=25).contains(&slow), "{slow} requests of 50 ms or more");
+        assert!(run.quantile(1.0) >= stall, "{:?}", run.quantile(1.0));
+        // The rest were answered at once.
+        assert!(run.quantile(0.5) < Duration::from_millis(20));
+        assert!(run.latencies.is_sorted());
+    }
+
+    #[test]
+    fn a_response_late_by_the_timers_lateness_holds_nothing_up() {
+        let ms = Duration::from_millis;
+        let t0 = Instant::now();
+        let mut schedule = Schedule::new(t0, ms(2));
+        // The timer wakes 1 ms late; the response takes 1.5 ms, and comes at 2.5 ms, after the
+        // next request fell due (2 ms) but before it would have, had the first gone out on time.
+        assert_eq!(schedule.next(t0), Next::At(t0));
+        schedule.sent(t0, t0 + ms(1));
+        assert_eq!(
+            schedule.next(t0 + ms(1) + Duration::from_micros(1500)),
+            Next::At(t0 + ms(2))
+        );
+        // Sent at once (2.5 ms): the 0.5 ms is the generator's, carried on.
+        schedule.sent(t0 + ms(2), t0 + Duration::from_micros(2500));
+        // A response at 9 ms is the server's: the third request (due at 4 ms, 4.5 ms with the
+        // carried lateness) is held up and timed from 4.5 ms, and so is the fourth (6.5 ms).
+        let at = t0 + ms(9);
+        let carried = Duration::from_micros(500);
+        assert_eq!(schedule.next(at), Next::HeldUp(t0 + ms(4) + carried));
+        assert_eq!(schedule.next(at), Next::HeldUp(t0 + ms(6) + carried));
+        // The fifth (due at 8 ms) too; the sixth, due at 10 ms, is sent on time again.
+        assert_eq!(schedule.next(at), Next::HeldUp(t0 + ms(8) + carried));
+        assert_eq!(schedule.next(at), Next::At(t0 + ms(10)));
+        schedule.sent(t0 + ms(10), t0 + ms(10));
+        assert_eq!(schedule.next(t0 + ms(11)), Next::At(t0 + ms(12)));
+    }
+
+    #[test]
+    fn a_quantile_is_the_nearest_rank() {
+        let run = PacedRun {
+            latencies: (1..=100).map(Duration::from_millis).collect(),
+            ..PacedRun::default()
+        };
+        assert_eq!(run.quantile(0.99), Duration::from_millis(99));
+        assert_eq!(run.quantile(0.5), Duration::from_millis(50));
+        assert_eq!(run.quantile(0.0), Duration::from_millis(1));
+        assert_eq!(run.quantile(1.0), Duration::from_millis(100));
+        assert_eq!(run.quantile(0.999), Duration::from_millis(100));
+        assert_eq!(PacedRun::default().quantile(0.99), Duration::ZERO);
     }
 
     #[test]

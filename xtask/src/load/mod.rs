@@ -23,6 +23,7 @@ mod gateway;
 mod generator;
 mod http;
 mod idle;
+mod latency;
 mod memory;
 mod nginx;
 mod options;
@@ -132,6 +133,13 @@ fn campaign(
         options.phase.as_secs()
     );
     let speed = speed::measure(&env, &mut main, options.rounds, options.phase)?;
+    eprintln!(
+        "part 1: latency at the same load, {} round(s) × 6 targets × {} s at {} req/s",
+        options.rounds,
+        options.phase.as_secs(),
+        report::rate(latency::offered_rate(&speed))
+    );
+    let latency = latency::measure(&env, &mut main, &speed, options.rounds, options.phase)?;
     let cpu_speed = Cpu::now();
     eprintln!(
         "part 1: {} idle keep-alive connections",
@@ -198,6 +206,24 @@ fn campaign(
         options.phase.as_secs()
     ));
     speed::report(&speed, &mut summary, &mut problems);
+    summary.heading(3, "Latency at the same load");
+    summary.paragraph(&format!(
+        "wrk loads each server with as many requests as it answers, so its p99s above are those \
+         of a machine saturated at different rates. Here every target is offered the same \
+         rate, {:.0} % of the slowest one's median above (rounded down to a thousand): the \
+         crate's load generator from 127.0.0.1, {} keep-alive connections, each sending on its \
+         own schedule, {} s per target, interleaved in {} round(s) like part 1's. A request is \
+         timed from its send, or, if its connection still waited for the previous response \
+         when it would have gone out, from then (\"held up\": the server is charged for the \
+         wait, which a closed-loop driver such as wrk leaves out; the generator's own timer \
+         lateness is not). The p99 goal is judged here, by the median of the ratios within a \
+         round.",
+        latency::LOAD_SHARE * 100.0,
+        wrk::CONNECTIONS,
+        options.phase.as_secs(),
+        options.rounds,
+    ));
+    latency::report(&latency, &mut summary, &mut problems);
     summary.heading(3, "Memory under idle keep-alive connections");
     idle::report(&idle, &mut summary, &mut problems);
 

@@ -13,6 +13,7 @@
 //! `Authorization` header whichever proxy is in front, and a plain proxy forwards it too (a JWT
 //! is some 600 bytes that both proxies read, forward and the upstream parses).
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -51,7 +52,7 @@ impl Target {
         Target::Jwt,
     ];
 
-    fn label(self) -> &'static str {
+    pub(super) fn label(self) -> &'static str {
         match self {
             Target::Upstream => "upstream alone (nginx `return 200`)",
             Target::Proxy => "nginx reverse proxy (no auth), no credentials",
@@ -67,7 +68,7 @@ impl Target {
         }
     }
 
-    fn short(self) -> &'static str {
+    pub(super) fn short(self) -> &'static str {
         match self {
             Target::Upstream => "upstream",
             Target::Proxy => "nginx proxy",
@@ -92,27 +93,29 @@ impl Target {
         }
     }
 
-    fn url_and_token<'a>(self, env: &'a Env, gateway: &Gateway) -> (String, Option<&'a str>) {
+    /// The server, path and bearer token of this target's request.
+    pub(super) fn request<'a>(
+        self,
+        env: &'a Env,
+        gateway: &Gateway,
+    ) -> (SocketAddr, &'static str, Option<&'a str>) {
+        let api_key = Some(env.creds.api_key.token.as_str());
         match self {
-            Target::Upstream => (format!("http://{}/hello", env.upstream.addr), None),
-            Target::Proxy => (format!("http://{}/hello", env.proxy.addr), None),
-            Target::ProxyApiKey => (
-                format!("http://{}/api/load", env.proxy.addr),
-                Some(&env.creds.api_key.token),
-            ),
-            Target::ProxyJwt => (
-                format!("http://{}/ingest/load", env.proxy.addr),
-                Some(&env.creds.jwt),
-            ),
-            Target::Floor => (
-                format!("http://{}/api/load", env.floor.addr),
-                Some(&env.creds.api_key.token),
-            ),
-            Target::Public => (gateway.url("/hello"), None),
-            Target::ApiKey => (gateway.url("/api/load"), Some(&env.creds.api_key.token)),
-            Target::ManagedKey => (gateway.url("/api/load"), Some(&env.creds.managed_key)),
-            Target::Jwt => (gateway.url("/ingest/load"), Some(&env.creds.jwt)),
+            Target::Upstream => (env.upstream.addr, "/hello", None),
+            Target::Proxy => (env.proxy.addr, "/hello", None),
+            Target::ProxyApiKey => (env.proxy.addr, "/api/load", api_key),
+            Target::ProxyJwt => (env.proxy.addr, "/ingest/load", Some(&env.creds.jwt)),
+            Target::Floor => (env.floor.addr, "/api/load", api_key),
+            Target::Public => (gateway.addr, "/hello", None),
+            Target::ApiKey => (gateway.addr, "/api/load", api_key),
+            Target::ManagedKey => (gateway.addr, "/api/load", Some(&env.creds.managed_key)),
+            Target::Jwt => (gateway.addr, "/ingest/load", Some(&env.creds.jwt)),
         }
+    }
+
+    fn url_and_token<'a>(self, env: &'a Env, gateway: &Gateway) -> (String, Option<&'a str>) {
+        let (addr, path, token) = self.request(env, gateway);
+        (format!("http://{addr}{path}"), token)
     }
 
     /// nginx proxying the same request as this keygate target: what it is measured against.
@@ -170,7 +173,7 @@ impl Speed {
         )
     }
 
-    fn median_rate(&self, target: Target) -> f64 {
+    pub(super) fn median_rate(&self, target: Target) -> f64 {
         report::median(&self.of(target).map(|r| r.rate).collect::<Vec<_>>())
     }
 
@@ -185,28 +188,18 @@ impl Speed {
     /// `measure(target) ÷ measure(baseline)`, paired (with the spread over rounds) and as the
     /// ratio of the medians.
     fn ratios(&self, target: Target, baseline: Target, measure: fn(&Run) -> f64) -> Ratios {
-        let paired: Vec<f64> = self
-            .runs_of(target)
-            .filter_map(|run| {
-                let base = self.runs_of(baseline).find(|b| b.round == run.round)?;
-                Some(report::divide(measure(run), measure(base)))
-            })
-            .collect();
-        let median = |t| report::median(&self.runs_of(t).map(measure).collect::<Vec<_>>());
-        // 0 for none, as `report::median`.
-        let lowest = paired.iter().copied().reduce(f64::min).unwrap_or(0.0);
-        let highest = paired.iter().copied().reduce(f64::max).unwrap_or(0.0);
-        Ratios {
-            paired: report::median(&paired),
-            rounds: (lowest, highest),
-            of_medians: report::divide(median(target), median(baseline)),
-        }
+        let by_round = |t| {
+            self.runs_of(t)
+                .map(|run| (run.round, measure(run)))
+                .collect::<Vec<_>>()
+        };
+        Ratios::paired(&by_round(target), &by_round(baseline))
     }
 }
 
 /// One comparison of a target with its baseline.
 #[derive(Debug, Clone, Copy)]
-struct Ratios {
+pub(super) struct Ratios {
     /// The median over rounds of the ratio within each round: what goals are judged by.
     paired: f64,
     /// The lowest and the highest ratio within a round: how far one round can be from the
@@ -217,6 +210,29 @@ struct Ratios {
 }
 
 impl Ratios {
+    /// The ratios of a target's measures to its baseline's, each given as `(round, value)`: a
+    /// round the baseline has no measure in is left out of the paired ratios.
+    pub(super) fn paired(target: &[(usize, f64)], baseline: &[(usize, f64)]) -> Self {
+        let paired: Vec<f64> = target
+            .iter()
+            .filter_map(|&(round, value)| {
+                let &(_, base) = baseline.iter().find(|(r, _)| *r == round)?;
+                Some(report::divide(value, base))
+            })
+            .collect();
+        let median = |runs: &[(usize, f64)]| {
+            report::median(&runs.iter().map(|&(_, value)| value).collect::<Vec<_>>())
+        };
+        // 0 for none, as `report::median`.
+        let lowest = paired.iter().copied().reduce(f64::min).unwrap_or(0.0);
+        let highest = paired.iter().copied().reduce(f64::max).unwrap_or(0.0);
+        Ratios {
+            paired: report::median(&paired),
+            rounds: (lowest, highest),
+            of_medians: report::divide(median(target), median(baseline)),
+        }
+    }
+
     /// `0.95× (rounds 0.88–1.02×; medians: 0.87×)`, the paired ratio printed as `goal` judges
     /// it ([`Goal::ratio`]) when there is one.
     fn text(&self, goal: Option<Goal>) -> String {
@@ -230,7 +246,7 @@ impl Ratios {
     }
 
     /// The `measured | met` cells of a goal judged by the paired ratio.
-    fn judged(&self, goal: Goal) -> (String, String) {
+    pub(super) fn judged(&self, goal: Goal) -> (String, String) {
         (
             self.text(Some(goal)),
             report::met_text(goal.met(self.paired)),
@@ -436,16 +452,20 @@ pub(super) fn report(speed: &Speed, summary: &mut Summary, problems: &mut Vec<St
             met,
         ]);
     }
+    // The p99 goal is judged at the same load (`latency`): here each server runs at the rate
+    // it can take.
     for target in [Target::Public, Target::ApiKey, Target::Jwt] {
         let baseline = target.baseline();
-        let (measured, met) = speed
-            .ratios(target, baseline, p99_of)
-            .judged(Goal::AtMost(1.5));
         goals.row(vec![
-            format!("{} p99 ÷ {} p99", target.short(), baseline.short()),
-            "≤ 1.5".into(),
-            measured,
-            met,
+            format!(
+                "{} p99 ÷ {} p99, saturated",
+                target.short(),
+                baseline.short()
+            ),
+            "(for the notes: each at its own rate; the goal is judged at the same load below)"
+                .into(),
+            speed.ratios(target, baseline, p99_of).to_string(),
+            "–".into(),
         ]);
     }
     summary.table(&goals);
