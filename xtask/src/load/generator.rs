@@ -313,9 +313,9 @@ pub(super) fn sequential(
 /// connections' schedules spread evenly over that interval) and sends when a request is due.
 ///
 /// A request is timed from its send, unless the server held it up: then it is sent at once and
-/// timed from when it would have gone out, so a server that stalls is charged for every request it held up,
-/// not only for the ones in flight (the coordinated omission a closed-loop driver such as wrk
-/// has). The timer's lateness (tokio's timer wheel wakes on whole milliseconds) is the
+/// timed from when it would have gone out, so a server that stalls is charged for every request
+/// it held up, not only for the ones in flight (the coordinated omission a closed-loop driver
+/// such as wrk has). The timer's lateness (tokio's timer wheel wakes on whole milliseconds) is the
 /// generator's own and never charged ([`Schedule`]).
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Paced {
@@ -410,7 +410,8 @@ struct Schedule {
 /// What to do with the next request of a [`Schedule`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Next {
-    /// The server held it up: send it now, timed from this instant (when it was due).
+    /// The server held it up: send it now, timed from this instant (when it would have gone
+    /// out: its due time and the generator's lateness before it).
     HeldUp(Instant),
     /// Send it at this instant (now, if that has passed) and time it from its send.
     At(Instant),
@@ -470,25 +471,16 @@ async fn paced_connection(
                 sent
             }
         };
-        let mut open = match conn.take() {
-            Some(open) => open,
-            None => match Conn::open(paced.source, paced.target).await {
-                Ok(open) => open,
-                Err(_) => {
-                    run.counts.errors += 1;
-                    continue;
-                }
-            },
-        };
-        match open.exchange(&request).await {
-            Ok(reply) => {
-                run.latencies.push(timed_from.elapsed());
-                run.counts.record(reply.status);
-                if !reply.close {
-                    conn = Some(open);
-                }
-            }
-            Err(_) => run.counts.errors += 1,
+        let answered = attempt(
+            &mut conn,
+            paced.source,
+            paced.target,
+            &request,
+            &mut run.counts,
+        )
+        .await;
+        if answered.is_ok() {
+            run.latencies.push(timed_from.elapsed());
         }
     }
     run
@@ -766,8 +758,8 @@ mod tests {
         // The schedule was kept: 80 requests, although 20 of them fell in the stall.
         assert_eq!(run.latencies.len(), 80);
         // About 20 requests fell due during the stall and were sent late; each is timed from
-        // when it was due, so their latencies step down from the stall's length. A closed-loop
-        // driver would record one slow request.
+        // when it would have gone out, so their latencies step down from the stall's length. A
+        // closed-loop driver would record one slow request.
         assert!(run.held_up >= 15, "{} held up", run.held_up);
         let slow = run.latencies.iter().filter(|l| **l >= stall / 2).count();
         // (11 on a quiet machine; more if it is slow.)

@@ -32,7 +32,6 @@ pub(super) const LOAD_SHARE: f64 = 0.5;
 #[derive(Debug)]
 pub(super) struct Latency {
     rate: f64,
-    phase: Duration,
     runs: Vec<(Target, usize, PacedRun)>,
 }
 
@@ -58,11 +57,6 @@ impl Latency {
                 .collect::<Vec<_>>(),
         )
     }
-
-    /// Responses per second of a run.
-    fn served(&self, run: &PacedRun) -> f64 {
-        generator::count_f64(run.counts.responses()) / self.phase.as_secs_f64()
-    }
 }
 
 /// [`LOAD_SHARE`] of the slowest compared target's median rate in `speed`, rounded down to a
@@ -76,18 +70,16 @@ pub(super) fn offered_rate(speed: &Speed) -> f64 {
     ((slowest * LOAD_SHARE / 1000.0).floor() * 1000.0).max(1000.0)
 }
 
-/// Runs the paced rounds against `gateway` at [`offered_rate`] of `speed`.
+/// Runs the paced rounds against `gateway`, offering `rate` ([`offered_rate`]) to every target.
 pub(super) fn measure(
     env: &Env,
     gateway: &mut Gateway,
-    speed: &Speed,
+    rate: f64,
     rounds: usize,
     phase: Duration,
 ) -> Result<Latency> {
-    let rate = offered_rate(speed);
     let mut latency = Latency {
         rate,
-        phase,
         runs: Vec::new(),
     };
     for round in 1..=rounds {
@@ -110,7 +102,7 @@ pub(super) fn measure(
             eprintln!(
                 "  round {round}/{rounds} {:<16} {:>8} of {} req/s  p50 {:>9}  p99 {:>9}  held up {}",
                 target.short(),
-                report::rate(latency.served(&run)),
+                report::rate(run.counts.rate()),
                 report::rate(rate),
                 report::latency(run.quantile(0.50)),
                 report::latency(run.quantile(0.99)),
@@ -149,7 +141,7 @@ pub(super) fn report(latency: &Latency, summary: &mut Summary, problems: &mut Ve
                 counts.describe()
             ));
         }
-        let served: Vec<f64> = runs.iter().map(|run| latency.served(run)).collect();
+        let served: Vec<f64> = runs.iter().map(|run| run.counts.rate()).collect();
         // The schedule ends at the phase's end: a server that kept up served nearly all of it.
         if served.iter().any(|&s| s < 0.95 * latency.rate) {
             problems.push(format!(

@@ -133,13 +133,14 @@ fn campaign(
         options.phase.as_secs()
     );
     let speed = speed::measure(&env, &mut main, options.rounds, options.phase)?;
+    let offered = latency::offered_rate(&speed);
     eprintln!(
         "part 1: latency at the same load, {} round(s) × 6 targets × {} s at {} req/s",
         options.rounds,
         options.phase.as_secs(),
-        report::rate(latency::offered_rate(&speed))
+        report::rate(offered)
     );
-    let latency = latency::measure(&env, &mut main, &speed, options.rounds, options.phase)?;
+    let latency = latency::measure(&env, &mut main, offered, options.rounds, options.phase)?;
     let cpu_speed = Cpu::now();
     eprintln!(
         "part 1: {} idle keep-alive connections",
