@@ -1,11 +1,13 @@
-//! The wall clock keygate reads: one place, so that tests can replace it and nothing else reads
-//! `SystemTime` on its own. auth-core takes the time as an argument; everything above it asks
-//! a [`Clock`].
+//! The clocks keygate reads, in one place:
+//!
+//! - the wall clock, [`Clock`]: tests replace it, and nothing else reads `SystemTime` on its
+//!   own. auth-core takes the time as an argument; everything above it asks a [`Clock`];
+//! - the monotonic clocks of the verification cache's deadlines (`Deadline`).
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// A source of the current time in Unix seconds.
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -70,6 +72,67 @@ impl Clock for ManualClock {
     }
 }
 
+/// When a cached outcome stops being true, on a monotonic clock. A cache hit reads its clock
+/// once per request, so there are two kinds:
+///
+/// - [`Deadline::exact`], on [`Instant`], for a lifetime that is a promise to the outside (a
+///   JWT's `exp`): it never passes late.
+/// - [`Deadline::approximate`], for the cache's own TTLs, on the kernel's coarse monotonic clock
+///   where there is one (`CLOCK_MONOTONIC_COARSE`: the time of the last timer tick, about 7 ns a
+///   read on the benchmark machine against 28 ns for [`Instant`]; docs/benchmarks.md). That clock
+///   lags the true time by a tick or two (up to 8.4 ms measured there, and more while the CPU
+///   that keeps the time is held up), both when a deadline is set and when it is checked, so
+///   such a deadline may pass that much early or late. Elsewhere it is on [`Instant`] too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Deadline {
+    /// At this instant.
+    Exact(Instant),
+    /// At this reading of [`coarse_now`].
+    Approximate(Duration),
+}
+
+impl Deadline {
+    /// `lifetime` from now, never passing late.
+    pub(crate) fn exact(lifetime: Duration) -> Self {
+        let now = Instant::now();
+        // A lifetime too long to add is for all purposes one that does not end.
+        Self::Exact(now.checked_add(lifetime).unwrap_or(now + FOREVER))
+    }
+
+    /// `lifetime` from now, passing up to a few timer ticks early or late.
+    pub(crate) fn approximate(lifetime: Duration) -> Self {
+        Self::Approximate(coarse_now().saturating_add(lifetime))
+    }
+
+    /// Whether the deadline has come.
+    pub(crate) fn passed(self) -> bool {
+        match self {
+            Self::Exact(at) => Instant::now() >= at,
+            Self::Approximate(at) => coarse_now() >= at,
+        }
+    }
+}
+
+/// A hundred years: longer than any process runs.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// The kernel's coarse monotonic clock: behind the true time by up to a few ticks.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+fn coarse_now() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
+    // A monotonic clock never reads negative; a zero stands in for what cannot happen.
+    Duration::from_secs(u64::try_from(time.tv_sec).unwrap_or(0)).saturating_add(
+        Duration::from_nanos(u64::try_from(time.tv_nsec).unwrap_or(0)),
+    )
+}
+
+/// Without a coarse clock, [`Instant`] since the first reading.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+fn coarse_now() -> Duration {
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    ORIGIN.get_or_init(Instant::now).elapsed()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,5 +150,56 @@ mod tests {
         let precise = SystemClock.since_epoch();
         assert!(precise.as_secs() > 1_700_000_000);
         assert!(precise.as_secs() <= SystemClock.unix_now());
+    }
+
+    /// Spins until `lifetime` has gone by since `since`.
+    fn wait_out(since: Instant, lifetime: Duration) {
+        while since.elapsed() < lifetime {
+            std::hint::spin_loop();
+        }
+    }
+
+    #[test]
+    fn an_exact_deadline_has_passed_the_moment_its_lifetime_has_gone_by() {
+        // Lifetimes that are not multiples of a timer tick: on the coarse clock, most of them
+        // would still read "not yet" at their true end.
+        for millis in (1..=25).chain([37, 50]) {
+            let lifetime = Duration::from_millis(millis);
+            let deadline = Deadline::exact(lifetime);
+            wait_out(Instant::now(), lifetime);
+            assert!(deadline.passed(), "{millis} ms: not passed at its end");
+        }
+        assert!(Deadline::exact(Duration::ZERO).passed());
+        assert!(!Deadline::exact(Duration::MAX).passed());
+    }
+
+    #[test]
+    fn an_approximate_deadline_passes_within_a_few_ticks_of_its_end() {
+        for millis in [1, 7, 30] {
+            let lifetime = Duration::from_millis(millis);
+            let set = Instant::now();
+            let deadline = Deadline::approximate(lifetime);
+            while !deadline.passed() {
+                assert!(
+                    set.elapsed() < lifetime + Duration::from_millis(100),
+                    "{millis} ms: still not passed after {:?}",
+                    set.elapsed()
+                );
+                std::hint::spin_loop();
+            }
+        }
+        // The clock's lag when the deadline is set can make it pass a few ticks early, too.
+        let lifetime = Duration::from_millis(200);
+        let set = Instant::now();
+        let deadline = Deadline::approximate(lifetime);
+        while set.elapsed() < lifetime / 2 {
+            assert!(
+                !deadline.passed(),
+                "passed {:?} into {lifetime:?}",
+                set.elapsed()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!Deadline::approximate(Duration::MAX).passed());
     }
 }

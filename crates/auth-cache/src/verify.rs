@@ -20,8 +20,10 @@
 //!
 //! Concurrent lookups of the same key share one computation (a quick_cache placeholder), so a
 //! burst of requests with a new API key costs one KDF run. Entries carry their own deadline on
-//! the monotonic clock, checked on every hit: the read path is one sharded-lock lookup and a
-//! clone, with no per-entry timer wheel behind it.
+//! a monotonic clock, checked on every hit: the read path is one sharded-lock lookup, a clock
+//! read and a clone, with no per-entry timer wheel behind it. A JWT's deadline is exact; the
+//! others, the cache's own TTLs, are on a cheaper clock and may pass a few milliseconds early or
+//! late ([`clock`](crate::clock)).
 //!
 //! ```
 //! use auth_cache::verify::{CacheSettings, Lookup, VerificationCache};
@@ -50,12 +52,11 @@ use std::future::Future;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use auth_core::policy::{RouteClass, Step, StepOutcome};
 use quick_cache::{Lifecycle, UnitWeighter};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::{Clock, Deadline, SystemClock};
 use digest::TokenDigester;
 
 pub use settings::CacheSettings;
@@ -228,12 +229,12 @@ type DigestBuildHasher = BuildHasherDefault<DigestHasher>;
 #[derive(Clone)]
 struct Entry {
     outcome: Outcome,
-    expires: Instant,
+    expires: Deadline,
 }
 
 impl Entry {
-    fn live(&self, now: Instant) -> bool {
-        now < self.expires
+    fn live(&self) -> bool {
+        !self.expires.passed()
     }
 }
 
@@ -393,9 +394,7 @@ impl VerificationCache {
     }
 
     fn live(&self, key: &CacheKey) -> Option<Entry> {
-        self.entries
-            .get(key)
-            .filter(|entry| entry.live(Instant::now()))
+        self.entries.get(key).filter(Entry::live)
     }
 
     /// The miss path: the first caller for `key` verifies and inserts, and concurrent callers
@@ -409,23 +408,21 @@ impl VerificationCache {
     {
         let guard = loop {
             match self.entries.get_value_or_guard_async(key).await {
-                Ok(entry) if entry.live(Instant::now()) => return Ok(self.hit(entry)),
+                Ok(entry) if entry.live() => return Ok(self.hit(entry)),
                 // Expired (before this call, or while it waited): make room for a new
                 // verification.
                 Ok(_) => {
-                    self.entries
-                        .remove_if(key, |held| !held.live(Instant::now()));
+                    self.entries.remove_if(key, |held| !held.live());
                 }
                 Err(guard) => break guard,
             }
         };
         let outcome = verify().await.map_err(Arc::new)?;
         self.stats.record_miss();
-        let ttl = self.expiry.ttl(&outcome);
-        if !ttl.is_zero() {
+        if let Some(expires) = self.expiry.deadline(&outcome) {
             let entry = Entry {
                 outcome: outcome.clone(),
-                expires: Instant::now() + ttl,
+                expires,
             };
             // Refused only when the placeholder was cleared meanwhile (a new generation).
             let _ = guard.insert(entry);

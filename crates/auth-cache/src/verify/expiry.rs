@@ -6,7 +6,7 @@ use std::time::Duration;
 use auth_core::policy::Principal;
 
 use super::{CacheSettings, Outcome};
-use crate::clock::Clock;
+use crate::clock::{Clock, Deadline};
 
 pub(super) struct OutcomeExpiry {
     api_key_ttl: Duration,
@@ -36,6 +36,22 @@ impl OutcomeExpiry {
             Err(_) => self.failure_ttl,
         }
     }
+
+    /// When `outcome` stops being true; `None` when it has no lifetime left.
+    pub(super) fn deadline(&self, outcome: &Outcome) -> Option<Deadline> {
+        let ttl = self.ttl(outcome);
+        if ttl.is_zero() {
+            return None;
+        }
+        Some(match outcome {
+            // A token's `exp` is a promise to the outside: never served past it.
+            Ok(Principal::Jwt(_)) => Deadline::exact(ttl),
+            // Every other outcome stays true while the configuration does, and a new one
+            // reaches the cache through its generation, not through these TTLs: a few
+            // milliseconds either way cost nothing.
+            _ => Deadline::approximate(ttl),
+        })
+    }
 }
 
 #[cfg(test)]
@@ -45,7 +61,7 @@ mod tests {
     use auth_core::policy::{InvalidReason, RouteClass};
 
     use super::*;
-    use crate::clock::ManualClock;
+    use crate::clock::{ManualClock, SystemClock};
 
     const NOW: u64 = 1_800_000_000;
 
@@ -118,5 +134,31 @@ mod tests {
         );
         let expired = Ok(Principal::Jwt(Arc::new(claims_expiring_at(NOW))));
         assert_eq!(expiry.ttl(&expired), Duration::ZERO);
+    }
+
+    #[test]
+    fn only_a_jwt_lifetime_is_on_the_exact_clock() {
+        let expiry = OutcomeExpiry::new(&CacheSettings::default(), Arc::new(SystemClock));
+        let jwt = Ok(Principal::Jwt(Arc::new(claims_expiring_at(
+            SystemClock.unix_now() + 60,
+        ))));
+        assert!(matches!(expiry.deadline(&jwt), Some(Deadline::Exact(_))));
+        let expired = Ok(Principal::Jwt(Arc::new(claims_expiring_at(
+            SystemClock.unix_now() - 1,
+        ))));
+        assert_eq!(expiry.deadline(&expired), None);
+        let key = Ok(Principal::ApiKey {
+            class: RouteClass::Ingest,
+            key_id: KeyId::of_stored("x"),
+        });
+        assert!(matches!(
+            expiry.deadline(&key),
+            Some(Deadline::Approximate(_))
+        ));
+        let refused = Err(InvalidReason::Jwt(auth_core::jwt::JwtError::Expired));
+        assert!(matches!(
+            expiry.deadline(&refused),
+            Some(Deadline::Approximate(_))
+        ));
     }
 }
