@@ -78,8 +78,8 @@ impl Clock for ManualClock {
 /// - [`Deadline::exact`], on [`Instant`], for a lifetime that is a promise to the outside (a
 ///   JWT's `exp`): it never passes late.
 /// - [`Deadline::approximate`], for the cache's own TTLs, on the kernel's coarse monotonic clock
-///   where there is one (`CLOCK_MONOTONIC_COARSE`: the time of the last timer tick, about 7 ns a
-///   read on the benchmark machine against 28 ns for [`Instant`]; docs/benchmarks.md). That clock
+///   where there is one (`CLOCK_MONOTONIC_COARSE`: the time of the last timer tick, 6 ns a read
+///   on the benchmark machine against 27–28 ns for [`Instant`]; docs/benchmarks.md). That clock
 ///   lags the true time by a tick or two (up to 8.4 ms measured there, and more while the CPU
 ///   that keeps the time is held up), both when a deadline is set and when it is checked, so
 ///   such a deadline may pass that much early or late. Elsewhere it is on [`Instant`] too.
@@ -116,7 +116,8 @@ impl Deadline {
 /// A hundred years: longer than any process runs.
 const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
 
-/// The kernel's coarse monotonic clock: behind the true time by up to a few ticks.
+/// The kernel's coarse monotonic clock: behind the true time by up to a few ticks. Read through
+/// libc's `clock_gettime`, as [`Instant`] is (auth-cache's `Cargo.toml` says why).
 #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
 fn coarse_now() -> Duration {
     let time = rustix::time::clock_gettime(rustix::time::ClockId::MonotonicCoarse);
