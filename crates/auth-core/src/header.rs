@@ -182,16 +182,17 @@ fn is_b64token(token: &[u8]) -> bool {
     !body.is_empty() && body.iter().fold(true, |ok, &b| ok & is_b64token_byte(b))
 }
 
-/// One `b64token` body character. Branch-free arithmetic, so that the `fold` over a token (no
-/// early exit) vectorises: this runs over every byte of every request's token.
+/// One `b64token` body character: a letter, a digit, or one of `- . _ ~ + /` (RFC 6750 §2.1).
+/// Branch-free arithmetic, so that the `fold` over a token (no early exit) vectorises: this runs
+/// over every byte of every request's token. `-`, `.`, `/` and the digits are one run of ASCII
+/// (0x2D–0x39), so five comparisons do the work of eight.
 fn is_b64token_byte(b: u8) -> bool {
-    is_base64url_byte(b) | (b == b'.') | (b == b'~') | (b == b'+') | (b == b'/')
-}
-
-/// One base64url character (RFC 4648 §5), branch-free.
-fn is_base64url_byte(b: u8) -> bool {
     let lower = b | 0x20;
-    (lower.wrapping_sub(b'a') < 26) | (b.wrapping_sub(b'0') < 10) | (b == b'-') | (b == b'_')
+    (lower.wrapping_sub(b'a') < 26)
+        | (b.wrapping_sub(b'-') <= b'9' - b'-')
+        | (b == b'_')
+        | (b == b'~')
+        | (b == b'+')
 }
 
 /// Parses every `Authorization` header of a request: none → no credentials, several → malformed.
@@ -257,6 +258,14 @@ mod tests {
     use super::*;
 
     const MAX: usize = DEFAULT_MAX_AUTHORIZATION_BYTES;
+
+    #[test]
+    fn every_byte_is_judged_by_the_b64token_alphabet() {
+        for b in 0..=u8::MAX {
+            let in_alphabet = b.is_ascii_alphanumeric() || b"-._~+/".contains(&b);
+            assert_eq!(is_b64token_byte(b), in_alphabet, "byte {b:#04x}");
+        }
+    }
 
     /// A parsed token's own answer, and `None` when the header does not parse.
     fn parsed_shape(token: &str) -> Option<bool> {
