@@ -93,7 +93,10 @@ pub use jwks::{FetchError, Jwks, JwksError, JwksSettings, JwksSource};
 pub use key_store;
 pub use layer::{Auth, AuthLayer, ResponseFuture};
 #[cfg(feature = "prometheus")]
-pub use prometheus::{PrometheusHandle, install_prometheus_recorder, metrics_router};
+pub use prometheus::{
+    METRICS_UPKEEP_INTERVAL, MetricsError, PrometheusHandle, install_prometheus_recorder,
+    metrics_router,
+};
 pub use response::{
     RETRY_AFTER_SECONDS, Rejection, denial_response, error_response, invalid_path_response,
     overloaded_response, rate_limited_response, store_unavailable_response,

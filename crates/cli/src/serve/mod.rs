@@ -22,8 +22,8 @@ use axum::Router;
 use axum::handler::HandlerWithoutStateExt;
 use axum::routing::get;
 use server_middleware::{
-    AuthHandle, CorsSettings, PrometheusHandle, ReloadError, admin_router, forward_auth_router,
-    install_prometheus_recorder, metrics_router, token_issuer_router,
+    AuthHandle, CorsSettings, MetricsError, PrometheusHandle, ReloadError, admin_router,
+    forward_auth_router, install_prometheus_recorder, metrics_router, token_issuer_router,
 };
 use tower::Layer;
 
@@ -85,7 +85,15 @@ async fn serve(args: ServeArgs) -> Result<Outcome> {
         shutdown: Duration::from_secs(settings.shutdown_timeout_seconds),
     };
     let surface = Surface::of(&settings);
-    let metrics = install_prometheus_recorder().ok();
+    let metrics = match install_prometheus_recorder() {
+        Ok(handle) => Some(handle),
+        // Already installed: a second server in this process (tests) serves no metrics route.
+        Err(MetricsError::Recorder(_)) => None,
+        Err(error) => {
+            tracing::warn!(%error, "metrics are off: /admin/metrics is not served");
+            None
+        }
+    };
     // One router per worker, each with its own upstream connection pool, so a request and the
     // upstream connection it uses always run on the same thread.
     let workers = server::Workers::start(server::worker_count(), || {
