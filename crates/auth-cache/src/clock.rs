@@ -2,7 +2,8 @@
 //!
 //! - the wall clock, [`Clock`]: tests replace it, and nothing else reads `SystemTime` on its
 //!   own. auth-core takes the time as an argument; everything above it asks a [`Clock`];
-//! - the monotonic clocks of the verification cache's deadlines (`Deadline`).
+//! - the monotonic clocks of the caches' deadlines, [`Deadline`]: the verification cache's and
+//!   key-store's memory of unknown ids.
 
 use std::fmt;
 use std::sync::Arc;
@@ -84,7 +85,7 @@ impl Clock for ManualClock {
 ///   that keeps the time is held up), both when a deadline is set and when it is checked, so
 ///   such a deadline may pass that much early or late. Elsewhere it is on [`Instant`] too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Deadline {
+pub enum Deadline {
     /// At this instant.
     Exact(Instant),
     /// At this reading of [`coarse_now`].
@@ -93,19 +94,22 @@ pub(crate) enum Deadline {
 
 impl Deadline {
     /// `lifetime` from now, never passing late.
-    pub(crate) fn exact(lifetime: Duration) -> Self {
+    #[must_use]
+    pub fn exact(lifetime: Duration) -> Self {
         let now = Instant::now();
         // A lifetime too long to add is for all purposes one that does not end.
         Self::Exact(now.checked_add(lifetime).unwrap_or(now + FOREVER))
     }
 
     /// `lifetime` from now, passing up to a few timer ticks early or late.
-    pub(crate) fn approximate(lifetime: Duration) -> Self {
+    #[must_use]
+    pub fn approximate(lifetime: Duration) -> Self {
         Self::Approximate(coarse_now().saturating_add(lifetime))
     }
 
     /// Whether the deadline has come.
-    pub(crate) fn passed(self) -> bool {
+    #[must_use]
+    pub fn passed(self) -> bool {
         match self {
             Self::Exact(at) => Instant::now() >= at,
             Self::Approximate(at) => coarse_now() >= at,

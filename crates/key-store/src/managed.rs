@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use auth_cache::clock::Clock;
+use auth_cache::clock::{Clock, Deadline};
 use auth_core::apikey::{ApiKeyError, ManagedKeyId, ManagedToken, generate_managed};
 use secrecy::SecretString;
 
@@ -32,8 +32,8 @@ pub struct ManagedSettings {
     pub max_cached: u64,
     /// Unknown ids remembered (default 10 000).
     pub max_unknown: u64,
-    /// How long an unknown id is remembered (default 60 s; a poll that brings the id forgets
-    /// it at once).
+    /// How long an unknown id is remembered (default 60 s, on the cache's coarse clock: a few
+    /// milliseconds either way; a poll that brings the id forgets it at once).
     pub unknown_ttl: Duration,
 }
 
@@ -132,7 +132,7 @@ pub struct ManagedKeys {
     settings: ManagedSettings,
     known: quick_cache::sync::Cache<ManagedKeyId, Arc<StoredKey>>,
     /// Ids the store does not have, each until the moment it may be asked again.
-    unknown: quick_cache::sync::Cache<ManagedKeyId, std::time::Instant>,
+    unknown: quick_cache::sync::Cache<ManagedKeyId, Deadline>,
     /// Bits of the classes that have or had a key: once set, never cleared.
     protected: AtomicU8,
     version: AtomicI64,
@@ -254,11 +254,7 @@ impl ManagedKeys {
     pub fn cached(&self, id: ManagedKeyId) -> Cached {
         if let Some(key) = self.known.get(&id) {
             Cached::Known(key)
-        } else if self
-            .unknown
-            .get(&id)
-            .is_some_and(|until| std::time::Instant::now() < until)
-        {
+        } else if self.unknown.get(&id).is_some_and(|until| !until.passed()) {
             Cached::Unknown
         } else {
             Cached::Miss
@@ -291,7 +287,7 @@ impl ManagedKeys {
                 }
                 None => {
                     self.unknown
-                        .insert(id, std::time::Instant::now() + self.settings.unknown_ttl);
+                        .insert(id, Deadline::approximate(self.settings.unknown_ttl));
                     None
                 }
             });

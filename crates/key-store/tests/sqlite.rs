@@ -24,9 +24,17 @@ use secrecy::ExposeSecret;
 const T0: u64 = 1_800_000_000;
 
 async fn open(dir: &tempfile::TempDir, clock: &ManualClock) -> Arc<ManagedKeys> {
+    open_with(dir, clock, ManagedSettings::default()).await
+}
+
+async fn open_with(
+    dir: &tempfile::TempDir,
+    clock: &ManualClock,
+    settings: ManagedSettings,
+) -> Arc<ManagedKeys> {
     let url = format!("sqlite://{}", dir.path().join("keys.db").display());
     let store: Arc<dyn KeyStore> = Arc::new(SqlStore::open(&url, true).await.unwrap());
-    ManagedKeys::open(store, ManagedSettings::default(), Arc::new(clock.clone()))
+    ManagedKeys::open(store, settings, Arc::new(clock.clone()))
         .await
         .unwrap()
 }
@@ -242,6 +250,40 @@ async fn unknown_ids_cost_one_query_then_none() {
         refused(&keys.verify(KeyClass::Ingest, "kgm_nonsense").await.unwrap()),
         Some(ApiKeyError::UnknownShape)
     );
+    assert_eq!(keys.store_lookups(), 1);
+}
+
+#[tokio::test]
+async fn an_unknown_id_is_asked_again_once_its_ttl_ends_and_any_ttl_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::at(T0);
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = open(&other_dir, &clock).await;
+    let foreign = other.create(new_key(KeyClass::Ingest, "x")).await.unwrap();
+    let token = foreign.token.expose_secret();
+    let short = ManagedSettings {
+        unknown_ttl: Duration::from_millis(100),
+        ..ManagedSettings::default()
+    };
+    let keys = open_with(&dir, &clock, short).await;
+    for expected_lookups in [1, 1] {
+        assert!(refused(&keys.verify(KeyClass::Ingest, token).await.unwrap()).is_some());
+        assert_eq!(keys.store_lookups(), expected_lookups);
+    }
+    // Past the TTL (and the coarse clock's few milliseconds), the id costs a query again.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(refused(&keys.verify(KeyClass::Ingest, token).await.unwrap()).is_some());
+    assert_eq!(keys.store_lookups(), 2);
+
+    // A TTL too long to add to the clock means "for as long as the process runs".
+    let forever = ManagedSettings {
+        unknown_ttl: Duration::MAX,
+        ..ManagedSettings::default()
+    };
+    let keys = open_with(&dir, &clock, forever).await;
+    for _ in 0..3 {
+        assert!(refused(&keys.verify(KeyClass::Ingest, token).await.unwrap()).is_some());
+    }
     assert_eq!(keys.store_lookups(), 1);
 }
 
