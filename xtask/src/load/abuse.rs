@@ -427,10 +427,7 @@ pub(super) fn report_token(t: &Token, summary: &mut Summary, problems: &mut Vec<
     let p90 = |probes: &[Timed]| {
         let mut latencies: Vec<Duration> = probes.iter().map(|t| t.latency).collect();
         latencies.sort();
-        latencies
-            .get((latencies.len() * 9 / 10).min(latencies.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
+        report::nearest_rank(&latencies, 0.9)
     };
     let mut table = Table::new(&[
         "legitimate `POST /auth/token` from 127.0.0.1 (one every 20 ms, keep-alive)",

@@ -341,17 +341,7 @@ impl PacedRun {
     /// The latency below which a share `quantile` (0–1) of the responses came: the nearest-rank
     /// percentile; zero when there was no response.
     pub(super) fn quantile(&self, quantile: f64) -> Duration {
-        let count = self.latencies.len();
-        #[allow(
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
-            reason = "a rank between 1 and the count, which is far below 2^52"
-        )]
-        let rank = (quantile.clamp(0.0, 1.0) * count_f64(count as u64)).ceil() as usize;
-        self.latencies
-            .get(rank.clamp(1, count.max(1)) - 1)
-            .copied()
-            .unwrap_or_default()
+        super::report::nearest_rank(&self.latencies, quantile)
     }
 }
 

@@ -220,6 +220,22 @@ pub(super) fn median_duration(values: &[Duration]) -> Duration {
     Duration::try_from_secs_f64(median(&seconds)).unwrap_or_default()
 }
 
+/// The nearest-rank percentile of `sorted` (ascending): the smallest value with at least a share
+/// `quantile` (0–1) of them at or below it; zero when there is none.
+pub(super) fn nearest_rank(sorted: &[Duration], quantile: f64) -> Duration {
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss,
+        reason = "a rank between 0 and the count, which is far below 2^52"
+    )]
+    let rank = (quantile.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    sorted
+        .get(rank.clamp(1, sorted.len().max(1)) - 1)
+        .copied()
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +270,15 @@ mod tests {
         assert_eq!(mib(16 * 1024 + 512), "16.5 MiB");
         assert_eq!(elapsed(Duration::from_millis(46_200)), "46.2 s");
         assert_eq!(elapsed(Duration::from_secs(166)), "2 min 46 s");
+    }
+
+    #[test]
+    fn the_nearest_rank_of_ten_values_at_90_percent_is_the_ninth() {
+        let tenths: Vec<Duration> = (1..=10).map(Duration::from_millis).collect();
+        assert_eq!(nearest_rank(&tenths, 0.9), Duration::from_millis(9));
+        assert_eq!(nearest_rank(&tenths, 0.91), Duration::from_millis(10));
+        assert_eq!(nearest_rank(&tenths[..1], 0.9), Duration::from_millis(1));
+        assert_eq!(nearest_rank(&[], 0.9), Duration::ZERO);
     }
 
     #[test]
