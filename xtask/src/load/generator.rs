@@ -20,6 +20,7 @@ use tokio::task::JoinSet;
 use tokio::time::timeout;
 
 use super::http::{self, Body};
+use super::report::count_f64;
 
 /// Longest wait for a connection to be accepted.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -182,12 +183,6 @@ impl Counts {
         }
         text
     }
-}
-
-/// `count` as a float (exact below 2^53).
-#[allow(clippy::cast_precision_loss)]
-pub(super) fn count_f64(count: u64) -> f64 {
-    count as f64
 }
 
 /// A flood: `connections` keep-alive connections from `source`, each sending requests back to

@@ -220,16 +220,21 @@ pub(super) fn median_duration(values: &[Duration]) -> Duration {
     Duration::try_from_secs_f64(median(&seconds)).unwrap_or_default()
 }
 
+/// `count` as a float (exact below 2^53).
+#[allow(clippy::cast_precision_loss)]
+pub(super) fn count_f64(count: u64) -> f64 {
+    count as f64
+}
+
 /// The nearest-rank percentile of `sorted` (ascending): the smallest value with at least a share
 /// `quantile` (0–1) of them at or below it; zero when there is none.
 pub(super) fn nearest_rank(sorted: &[Duration], quantile: f64) -> Duration {
     #[allow(
         clippy::cast_possible_truncation,
         clippy::cast_sign_loss,
-        clippy::cast_precision_loss,
         reason = "a rank between 0 and the count, which is far below 2^52"
     )]
-    let rank = (quantile.clamp(0.0, 1.0) * sorted.len() as f64).ceil() as usize;
+    let rank = (quantile.clamp(0.0, 1.0) * count_f64(sorted.len() as u64)).ceil() as usize;
     sorted
         .get(rank.clamp(1, sorted.len().max(1)) - 1)
         .copied()

@@ -142,7 +142,7 @@ struct Run {
 impl Run {
     /// Server CPU time per request, in µs.
     fn cpu_per_request(&self) -> f64 {
-        self.cpu.as_secs_f64() * 1e6 / super::generator::count_f64(self.wrk.requests.max(1))
+        self.cpu.as_secs_f64() * 1e6 / super::report::count_f64(self.wrk.requests.max(1))
     }
 }
 
