@@ -104,8 +104,7 @@ pub(super) fn measure(env: &Env, connections: usize, own_limit: u64) -> Result<I
 
 pub(super) fn report(idle: &Idle, summary: &mut Summary, problems: &mut Vec<String>) {
     let grown = idle.held_memory.rss_kib.saturating_sub(idle.before.rss_kib);
-    #[allow(clippy::cast_precision_loss)]
-    let per_connection = grown as f64 / idle.held.max(1) as f64;
+    let per_connection = report::count_f64(grown) / report::count_f64(idle.held.max(1) as u64);
     let mut table = Table::new(&["measure", ">value"]);
     let mut row = |name: &str, value: String| table.row(vec![name.to_owned(), value]);
     row(

@@ -88,8 +88,8 @@ pub(super) fn report(b: &Bound, summary: &mut Summary, problems: &mut Vec<String
         ),
     );
     row("responses", b.counts.describe());
-    #[allow(clippy::cast_precision_loss)]
-    let per_address = b.counts.with(|s| s == 401) as f64 / b.addresses.max(1) as f64;
+    let per_address = report::count_f64(b.counts.with(|s| s == 401))
+        / report::count_f64(b.addresses.max(1) as u64);
     row(
         "401 (a PBKDF2 run each) per address",
         format!("{per_address:.1} (budget: 30 a minute)"),

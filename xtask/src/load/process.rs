@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+use super::report::count_f64;
+
 /// Resident memory of a process, in KiB.
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Memory {
@@ -181,9 +183,9 @@ impl Cpu {
     /// What happened since `start`: (share of the machine's CPU used by processes outside
     /// this run, share taken by steal).
     pub(super) fn others_since(&self, start: &Cpu) -> (f64, f64) {
-        #[allow(clippy::cast_precision_loss)]
-        let share =
-            |ticks: u64| ticks as f64 / self.total.saturating_sub(start.total).max(1) as f64;
+        let share = |ticks: u64| {
+            count_f64(ticks) / count_f64(self.total.saturating_sub(start.total).max(1))
+        };
         let busy = self.busy.saturating_sub(start.busy);
         let own = self.own.saturating_sub(start.own);
         (

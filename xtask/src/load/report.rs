@@ -188,8 +188,7 @@ pub(super) fn ratio(value: f64) -> String {
 
 /// `16.5 MiB` from KiB.
 pub(super) fn mib(kib: u64) -> String {
-    #[allow(clippy::cast_precision_loss)]
-    let mib = kib as f64 / 1024.0;
+    let mib = count_f64(kib) / 1024.0;
     format!("{mib:.1} MiB")
 }
 
@@ -221,7 +220,10 @@ pub(super) fn median_duration(values: &[Duration]) -> Duration {
 }
 
 /// `count` as a float (exact below 2^53).
-#[allow(clippy::cast_precision_loss)]
+#[allow(
+    clippy::cast_precision_loss,
+    reason = "the counts of a run (requests, ticks, KiB) are far below 2^53"
+)]
 pub(super) fn count_f64(count: u64) -> f64 {
     count as f64
 }
